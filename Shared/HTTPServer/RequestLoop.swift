@@ -1,0 +1,163 @@
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// The one request loop behind HTTP/1.1 connections and HTTP/2 streams: both arrive as an async channel of
+/// `HTTPRequestPart`s, so routing, limits, error rendering and streaming are written once.
+struct RequestLoop: Sendable {
+    let responder: Responder
+    let maxBodyBytes: Int
+    let logger: Logger
+
+    /// Serves requests until the client is done, the connection must close, or the task is cancelled.
+    func serve(_ channel: HTTPStreamChannel, isHTTP2: Bool) async {
+        let remoteAddress = channel.channel.remoteAddress
+        let allocator = channel.channel.allocator
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                var iterator = inbound.makeAsyncIterator()
+                while let part = try await iterator.next() {
+                    guard case .head(let head) = part else {
+                        throw HTTPError(.badRequest, message: "request body without a head")
+                    }
+                    let body = RequestBodyStream(
+                        iterator: iterator,
+                        outbound: outbound,
+                        limit: maxBodyBytes,
+                        expectsContinue: head.headerFields[.expect]?.lowercased() == "100-continue"
+                    )
+                    let keepOpen = try await exchange(
+                        head, body: body, outbound: outbound, channel: channel.channel,
+                        connection: (remoteAddress, allocator, isHTTP2)
+                    )
+                    iterator = body.takeIterator()
+                    guard keepOpen else { return }
+                }
+            }
+        } catch {
+            logger.trace("connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One request and its response. Returns false when the connection cannot carry another request.
+    private func exchange(
+        _ head: HTTPRequest,
+        body: RequestBodyStream,
+        outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>,
+        channel: any Channel,
+        connection: (remote: SocketAddress?, allocator: ByteBufferAllocator, isHTTP2: Bool)
+    ) async throws -> Bool {
+        let start = ContinuousClock.now
+        let requestID = RequestIDGenerator.next()
+        var response: Response
+        if var rejection = Self.rejectBeforeReading(head, maxBodyBytes: maxBodyBytes) {
+            // The unread body would have to be swallowed to reuse the connection; closing is cheaper.
+            rejection.headerFields[.connection] = "close"
+            _ = try await write(rejection.response(allocator: connection.allocator), for: head, outbound: outbound, channel: channel)
+            return false
+        } else {
+            let request = Request(head: head, body: RequestBodyStream.stream(body))
+            do {
+                response = try await responder.respond(to: request) { template, parameters in
+                    RequestContext(
+                        requestID: requestID, routeTemplate: template, parameters: parameters,
+                        remoteAddress: connection.remote, allocator: connection.allocator,
+                        isHTTP2: connection.isHTTP2, logger: logger
+                    )
+                }
+            } catch let error as any HTTPResponseError {
+                response = error.response(allocator: connection.allocator)
+            } catch is CancellationError {
+                return false
+            } catch {
+                logger.debug("handler failed", metadata: ["http.request.id": "\(requestID)", "error": "\(error)"])
+                response = HTTPError(.internalServerError).response(allocator: connection.allocator)
+            }
+        }
+
+        let completed = try await write(response, for: head, outbound: outbound, channel: channel)
+        logger.debug(
+            "request",
+            metadata: [
+                "http.request.id": "\(requestID)", "http.method": "\(head.method)", "http.path": "\(head.path ?? "")",
+                "http.status": "\(response.status.code)", "duration": "\(ContinuousClock.now - start)",
+            ]
+        )
+        guard completed else { return false }
+        return await body.drain()
+    }
+
+    /// Answers that need no handler: a declared body over the limit, or an expectation we cannot meet.
+    static func rejectBeforeReading(_ head: HTTPRequest, maxBodyBytes: Int) -> HTTPError? {
+        if let expect = head.headerFields[.expect], expect.lowercased() != "100-continue" {
+            return HTTPError(.expectationFailed, message: "unsupported expectation \(expect)")
+        }
+        if let length = head.headerFields[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            return HTTPError(.contentTooLarge, message: "request body exceeds \(maxBodyBytes) bytes")
+        }
+        return nil
+    }
+
+    /// Writes the response; false when the client went away or the body producer failed mid-stream.
+    private func write(
+        _ response: Response,
+        for request: HTTPRequest,
+        outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>,
+        channel: any Channel
+    ) async throws -> Bool {
+        var head = HTTPResponse(status: response.status, headerFields: response.headerFields)
+        switch response.body.storage {
+        case .buffer(let buffer):
+            head.headerFields[.contentLength] = String(buffer.readableBytes)
+            if request.method == .head || buffer.readableBytes == 0 {
+                try await outbound.write(contentsOf: [.head(head), .end(nil)])
+            } else {
+                try await outbound.write(contentsOf: [.head(head), .body(buffer), .end(nil)])
+            }
+            return true
+        case .stream(let produce):
+            try await outbound.write(.head(head))
+            if request.method == .head {
+                try await outbound.write(.end(nil))
+                return true
+            }
+            let writer = ResponseBodyWriter { buffer in try await outbound.write(.body(buffer)) }
+            let finished = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    do {
+                        try await produce(writer)
+                        return true
+                    } catch {
+                        logger.debug("response stream ended early", metadata: ["error": "\(error)"])
+                        return false
+                    }
+                }
+                // Long-polls may wait for hours: the producer must learn at once that nobody is listening.
+                group.addTask {
+                    await ChannelCloseWatcher.waitForClose(of: channel)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            guard finished else { return false }
+            try await outbound.write(.end(nil))
+            return true
+        }
+    }
+}
+
+/// Request ids unique within the process and unlikely to collide across processes: a random prefix
+/// chosen at start plus a counter.
+enum RequestIDGenerator {
+    private static let prefix = String(UInt32.random(in: .min ... .max), radix: 16)
+    private static let counter = Atomic<UInt64>(0)
+
+    static func next() -> String {
+        let value = counter.add(1, ordering: .relaxed).newValue
+        return prefix + "-" + String(value, radix: 16)
+    }
+}
