@@ -32,9 +32,12 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
     ],
     targets: [
+        // JSON text as Go writes it; stdlib only, shared by the HTTP server and kv-peer's store.
+        .target(name: "GoJSON", path: "Shared/GoJSON", swiftSettings: settings),
         .target(
             name: "HTTPServer",
             dependencies: [
+                "GoJSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -57,6 +60,7 @@ let package = Package(
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -76,6 +80,32 @@ let package = Package(
             path: "Shared/ServiceKit",
             swiftSettings: settings
         ),
+        // kv-peer's v2 keyspace: a pure core (stdlib and GoJSON only).
+        .target(name: "KeysStore", dependencies: ["GoJSON"], path: "Services/KVPeer/KeysStore", swiftSettings: settings),
+        // Write-ahead log and snapshot files for kv-peer (stdlib + Glibc only).
+        .target(name: "KVStorage", path: "Services/KVPeer/KVStorage", swiftSettings: settings),
+        // kv-peer as a library: configuration, apply loop, HTTP API.
+        .target(
+            name: "KVPeer",
+            dependencies: [
+                "KeysStore", "KVStorage", "HTTPServer", "ServiceKit", "GoJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/KVPeer/KVPeer",
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "kv-peer",
+            dependencies: ["KVPeer", "ServiceKit"],
+            path: "Services/KVPeer/Main",
+            swiftSettings: settings
+        ),
         // Serves one trivial route for bench/http.sh; not a service.
         .executableTarget(
             name: "flotilla-bench-http",
@@ -90,10 +120,13 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "HTTPServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: settings
@@ -102,7 +135,17 @@ let package = Package(
             name: "HTTPServerTests",
             dependencies: [
                 "HTTPServer", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/HTTPServerTests",
@@ -110,13 +153,35 @@ let package = Package(
         ),
         .testTarget(
             name: "KeysClientTests",
-            dependencies: ["KeysClient", "TestSupport"],
+            dependencies: [
+                "KeysClient", "TestSupport", "HTTPServer",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/KeysClientTests",
             swiftSettings: settings
         ),
+        .testTarget(name: "KVStorageTests", dependencies: ["KVStorage"], path: "Tests/KVStorageTests", swiftSettings: settings),
+        .testTarget(
+            name: "KVPeerTests",
+            dependencies: [
+                "KVPeer", "KeysStore", "KeysClient", "TestSupport", "HTTPServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/KVPeerTests",
+            swiftSettings: settings
+        ),
+        .testTarget(name: "KeysStoreTests", dependencies: ["KeysStore"], path: "Tests/KeysStoreTests", swiftSettings: settings),
         .testTarget(
             name: "ServiceKitTests",
-            dependencies: ["ServiceKit"],
+            dependencies: [
+                "ServiceKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/ServiceKitTests",
             swiftSettings: settings
         ),

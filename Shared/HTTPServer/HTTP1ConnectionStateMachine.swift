@@ -49,9 +49,17 @@ struct HTTP1ConnectionStateMachine: Equatable {
         case closed
     }
 
+    /// A request whose head arrived while an earlier one was still being answered (HTTP/1.1 pipelining).
+    /// The request loop serves it next; the machine tracks it so its keep-alive and timers apply then.
+    private struct PipelinedRequest: Equatable {
+        var keepAlive: Bool
+        var ended: Bool
+    }
+
     private var state: State = .idle
     private var keepAlive = true
     private var quiescing = false
+    private var pipelined: [PipelinedRequest] = []
 
     /// The timer to arm when the connection becomes active.
     static let initialTimer: TimerAction = .arm(.idle)
@@ -74,13 +82,22 @@ struct HTTP1ConnectionStateMachine: Equatable {
             state = .inRequest(requestEnded: false, responseStarted: false, responseEnded: false)
             self.keepAlive = keepAlive
             return .arm(.body)
-        case .inRequest, .closed:
-            // A pipelined head while the previous request is still open: the request loop serialises.
+        case .inRequest:
+            // A pipelined head while the previous request is still being answered: the request loop
+            // serialises, so it becomes the current request once that exchange finishes.
+            pipelined.append(PipelinedRequest(keepAlive: keepAlive, ended: false))
+            return .none
+        case .closed:
             return .none
         }
     }
 
     mutating func requestEndReceived() -> TimerAction {
+        // The parser delivers requests in order: once one is pipelined, every end belongs to the newest.
+        if !pipelined.isEmpty {
+            pipelined[pipelined.count - 1].ended = true
+            return .none
+        }
         guard case .inRequest(false, let started, let ended) = state else { return .none }
         if ended {
             return finishExchange()
@@ -117,6 +134,10 @@ struct HTTP1ConnectionStateMachine: Equatable {
         case .idle, .readingHead, .closed:
             state = .closed
             return .closeNow
+        case .inRequest(_, _, responseEnded: true):
+            // Answered early; only the unread body is left, and nothing more will be answered.
+            state = .closed
+            return .closeNow
         case .inRequest:
             return .closeAfterResponse
         }
@@ -141,7 +162,9 @@ struct HTTP1ConnectionStateMachine: Equatable {
     mutating func parseErrorCaught() -> ParseErrorAction {
         defer { state = .closed }
         switch state {
-        case .inRequest(_, responseStarted: true, responseEnded: false):
+        case .inRequest(_, responseStarted: true, _):
+            // Mid-response, or already answered (an early 413 whose body then turned out malformed):
+            // a second response to the same request would be a protocol error.
             return .close
         case .closed:
             return .close
@@ -151,7 +174,13 @@ struct HTTP1ConnectionStateMachine: Equatable {
     }
 
     private mutating func finishExchange() -> TimerAction {
-        state = .idle
-        return .arm(.idle)
+        guard !pipelined.isEmpty else {
+            state = .idle
+            return .arm(.idle)
+        }
+        let next = pipelined.removeFirst()
+        state = .inRequest(requestEnded: next.ended, responseStarted: false, responseEnded: false)
+        keepAlive = next.keepAlive
+        return next.ended ? .cancel : .arm(.body)
     }
 }

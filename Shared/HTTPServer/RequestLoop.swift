@@ -1,7 +1,9 @@
 import HTTPTypes
 import Logging
 import NIOCore
+import NIOHTTP2
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP2
 import Synchronization
 
 /// The one request loop behind HTTP/1.1 connections and HTTP/2 streams: both arrive as an async channel of
@@ -33,7 +35,10 @@ struct RequestLoop: Sendable {
                         connection: (remoteAddress, allocator, isHTTP2)
                     )
                     iterator = body.takeIterator()
-                    guard keepOpen else { return }
+                    guard keepOpen else {
+                        if isHTTP2, !body.finished { await Self.stopRequestBody(on: channel.channel) }
+                        return
+                    }
                 }
             }
         } catch {
@@ -54,7 +59,8 @@ struct RequestLoop: Sendable {
         var response: Response
         if var rejection = Self.rejectBeforeReading(head, maxBodyBytes: maxBodyBytes) {
             // The unread body would have to be swallowed to reuse the connection; closing is cheaper.
-            rejection.headerFields[.connection] = "close"
+            // HTTP/2 forbids connection-specific fields (the write would fail); ending the stream suffices.
+            if !connection.isHTTP2 { rejection.headerFields[.connection] = "close" }
             _ = try await write(rejection.response(allocator: connection.allocator), for: head, outbound: outbound, channel: channel)
             return false
         } else {
@@ -87,6 +93,16 @@ struct RequestLoop: Sendable {
         )
         guard completed else { return false }
         return await body.drain()
+    }
+
+    /// RFC 9113 §8.1: after a complete response, ask the client to stop sending the rest of the request body
+    /// with RST_STREAM(NO_ERROR). Merely closing the stream resets it with CANCEL, which tells the client to
+    /// discard the response it has just received (curl does).
+    private static func stopRequestBody(on stream: any Channel) async {
+        try? await stream.eventLoop.submit {
+            let codec = try stream.pipeline.syncOperations.context(handlerType: HTTP2FramePayloadToHTTPServerCodec.self)
+            codec.writeAndFlush(NIOAny(HTTP2Frame.FramePayload.rstStream(.noError)), promise: nil)
+        }.get()
     }
 
     /// Answers that need no handler: a declared body over the limit, or an expectation we cannot meet.

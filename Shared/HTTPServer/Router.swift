@@ -10,6 +10,12 @@ public struct Router: Sendable {
     private var middleware: [any Middleware] = []
     /// Answers paths no route matches; the default is 404 `{"message":"Not found"}`.
     public var notFound: RequestHandler = { _, _ in throw HTTPError(.notFound, message: "Not found") }
+    /// Answers a known path with a method it does not serve; given the allowed methods. The default is 405
+    /// `{"message":"Method Not Allowed"}` with an `Allow` header.
+    public var methodNotAllowed: @Sendable (_ allowed: [HTTPRequest.Method]) -> RequestHandler = { allowed in
+        let allow = allowed.map(\.rawValue).joined(separator: ", ")
+        return { _, _ in throw HTTPError(.methodNotAllowed, message: "Method Not Allowed", headerFields: [.allow: allow]) }
+    }
 
     public init() {}
 
@@ -32,7 +38,7 @@ public struct Router: Sendable {
     public mutating func delete(_ pattern: String, handler: @escaping RequestHandler) { on(.delete, pattern, handler: handler) }
 
     public func buildResponder() -> Responder {
-        Responder(root: root, middleware: middleware, notFound: notFound)
+        Responder(root: root, middleware: middleware, notFound: notFound, methodNotAllowed: methodNotAllowed)
     }
 
     static func segments<S: StringProtocol>(of path: S) -> [Substring] {
@@ -45,11 +51,16 @@ public struct Responder: Sendable {
     fileprivate let root: RouteNode
     private let middleware: [any Middleware]
     private let notFound: RequestHandler
+    private let methodNotAllowed: @Sendable ([HTTPRequest.Method]) -> RequestHandler
 
-    fileprivate init(root: RouteNode, middleware: [any Middleware], notFound: @escaping RequestHandler) {
+    fileprivate init(
+        root: RouteNode, middleware: [any Middleware], notFound: @escaping RequestHandler,
+        methodNotAllowed: @escaping @Sendable ([HTTPRequest.Method]) -> RequestHandler
+    ) {
         self.root = root
         self.middleware = middleware
         self.notFound = notFound
+        self.methodNotAllowed = methodNotAllowed
     }
 
     public struct Match: Sendable {
@@ -86,10 +97,7 @@ public struct Responder: Sendable {
             handler = match.handler
             requestContext = context(match.template, match.parameters)
         case .methodNotAllowed(let template, let allowed):
-            let allow = allowed.map(\.rawValue).joined(separator: ", ")
-            handler = { _, _ in
-                throw HTTPError(.methodNotAllowed, message: "Method Not Allowed", headerFields: [.allow: allow])
-            }
+            handler = methodNotAllowed(allowed)
             requestContext = context(template, RouteParameters())
         case .notFound:
             handler = notFound

@@ -16,8 +16,12 @@ public enum Observability {
     /// Bootstraps swift-log (stderr, text or JSON) and swift-metrics (Prometheus), returning the root logger and
     /// the registry to serve at `/metrics`.
     public static func bootstrap(label: String, options: LoggingOptions) -> (Logger, PrometheusCollectorRegistry) {
-        let level = options.logLevel
-        switch options.logFormat {
+        bootstrap(label: label, level: options.logLevel, format: options.logFormat)
+    }
+
+    /// The same for executables that take their own flags (kv-peer takes etcd's).
+    public static func bootstrap(label: String, level: Logger.Level, format: LogFormat) -> (Logger, PrometheusCollectorRegistry) {
+        switch format {
         case .text:
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)

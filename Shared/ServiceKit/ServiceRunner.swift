@@ -41,6 +41,31 @@ public enum ReadyLine {
     }
 }
 
+/// Unbuffered writes to stdout or stderr, for executables' messages before logging is set up.
+public enum StandardStreams {
+    public enum Stream: Sendable { case output, error }
+
+    public static func write(_ text: String, to stream: Stream) {
+        StandardStream.write(text, to: stream == .output ? STDOUT_FILENO : STDERR_FILENO)
+    }
+}
+
+/// The process environment as a dictionary, read once by executables (libraries take it as a parameter).
+public enum ProcessEnvironment {
+    public static var current: [String: String] {
+        var result: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let pair = String(cString: entry)
+            if let equals = pair.firstIndex(of: "=") {
+                result[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+            }
+            cursor += 1
+        }
+        return result
+    }
+}
+
 /// Unbuffered writes straight to a file descriptor: a ready line must not sit in a stdio buffer while a test
 /// waits for it, and the C `stdout`/`stderr` globals are not concurrency-safe.
 enum StandardStream {

@@ -1,0 +1,101 @@
+import HTTPServer
+import KeysStore
+import Logging
+import Prometheus
+import ServiceKit
+import Synchronization
+
+extension KVPeerOptions {
+    /// What this member serves, from etcd's flags.
+    public init(configuration: KVPeerConfiguration) {
+        let tls: TLSOptions? = configuration.clientTLS.certFile.flatMap { cert in
+            configuration.clientTLS.keyFile.map { key in
+                TLSOptions(
+                    certificateChainPath: cert, privateKeyPath: key,
+                    trustedCAPath: configuration.clientTLS.trustedCAFiles.first,
+                    requireClientCertificate: configuration.clientTLS.requiresClientCertificate
+                )
+            }
+        }
+        self.init(
+            name: configuration.name,
+            dataDirectory: configuration.dataDir,
+            clientListeners: configuration.listenClientURLs.map { url in
+                Listener(host: url.host, port: url.port, tls: url.scheme.isSecure ? tls : nil)
+            },
+            advertiseClientURLs: configuration.advertiseClientURLs.map(\.description),
+            peerURLs: configuration.initialAdvertisePeerURLs.map(\.description),
+            clusterToken: configuration.initialClusterToken,
+            snapshotCount: configuration.snapshotCount
+        )
+    }
+}
+
+/// `kv-peer`'s whole life: parse etcd's flags, start the member, print the ready line, run until SIGTERM.
+public enum KVPeerCommand {
+    /// Returns the process exit code.
+    public static func run(arguments: [String], environment: [String: String]) async -> Int32 {
+        let configuration: KVPeerConfiguration
+        let warnings: [String]
+        do {
+            switch try EtcdFlags.parse(arguments: arguments, environment: environment) {
+            case .help(let usage):
+                StandardStreams.write(usage + "\n", to: .output)
+                return 0
+            case .version:
+                StandardStreams.write("kv-peer version \(ClusterRoutes.serverVersion) (etcd v2 API)\n", to: .output)
+                return 0
+            case .run(let parsed, let parsedWarnings):
+                configuration = parsed
+                warnings = parsedWarnings
+            }
+        } catch {
+            StandardStreams.write("kv-peer: \(error.message)\n", to: .error)
+            return error.exitCode
+        }
+
+        let (logger, registry) = Observability.bootstrap(label: "kv-peer", level: configuration.effectiveLogLevel.swiftLogLevel, format: .text)
+        for warning in warnings { logger.warning("\(warning)") }
+
+        let options = KVPeerOptions(configuration: configuration)
+        let ready = ReadyTracker(expected: options.clientListeners.count)
+        do {
+            let services = try KVPeerServer.services(options: options, logger: logger, registry: registry) { listener, port in
+                let scheme = listener.tls == nil ? "http" : "https"
+                ready.bound("\(scheme)://\(listener.host):\(port)")
+            }
+            try await ServiceRunner.run(services: services, logger: logger)
+            return 0
+        } catch {
+            logger.critical("kv-peer stopped", metadata: ["error": "\(error)"])
+            return 1
+        }
+    }
+}
+
+/// Prints the one ready line once every client listener has bound: `listening client=… client=…`.
+final class ReadyTracker: Sendable {
+    private let state: Mutex<(expected: Int, urls: [String])>
+
+    init(expected: Int) { state = Mutex((expected, [])) }
+
+    func bound(_ url: String) {
+        let complete: [String]? = state.withLock { state in
+            state.urls.append(url)
+            return state.urls.count == state.expected ? state.urls : nil
+        }
+        if let complete { ReadyLine.announce(complete.map { ("client", $0) }) }
+    }
+}
+
+extension KVPeerConfiguration.LogLevel {
+    var swiftLogLevel: Logger.Level {
+        switch rawValue {
+        case "debug": .debug
+        case "warn", "warning": .warning
+        case "error": .error
+        case "panic", "fatal": .critical
+        default: .info
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import GoJSON
+import HTTPServer
+import HTTPTypes
+import KeysStore
+import NIOCore
+
+/// The `/v2/keys` endpoint as etcd 3.4's v2http serves it.
+struct KeysRoutes: Sendable {
+    let service: StoreService
+    let clusterID: String
+    let maxBodyBytes: Int
+    let clock: @Sendable () -> Timestamp
+
+    static let allowedMethods = "HEAD,GET,PUT,POST,DELETE"
+
+    func register(in router: inout Router) {
+        let handler: RequestHandler = { request, context in try await handle(request, context: context) }
+        for method: HTTPRequest.Method in [.get, .head, .put, .post, .delete, .patch, .options, .trace, .connect] {
+            router.on(method, "/v2/keys/**", handler: handler)
+        }
+    }
+
+    func handle(_ request: Request, context: RequestContext) async throws -> Response {
+        guard let method = KeysRequest.Method(rawValue: request.method.rawValue) else {
+            return EtcdResponses.methodNotAllowed(allow: Self.allowedMethods)
+        }
+        var base = HTTPFields()
+        base[.etcdClusterID] = clusterID
+        let key: String
+        do {
+            key = try FormParameters.unescapePath(context.parameters.tail ?? "")
+        } catch {
+            return EtcdResponses.plain(.badRequest, "400 Bad Request")
+        }
+        let form: FormParameters
+        switch await Self.form(of: request, maxBodyBytes: maxBodyBytes) {
+        case .success(let parsed): form = parsed
+        case .failure(let error): return error.response(base: base, allocator: context.allocator)
+        }
+        let keysRequest: KeysRequest
+        switch KeysRequest.parse(method: method, key: "/" + key, form: form, now: clock()) {
+        case .success(let parsed): keysRequest = parsed
+        case .failure(let error): return error.response(base: base, allocator: context.allocator)
+        }
+
+        switch keysRequest.operation {
+        case .read(let recursive, let sorted, _):
+            // Every acknowledged write is applied before it is acknowledged, so a local read is already
+            // linearizable on a single member; quorum reads take the same path.
+            let (result, raftIndex) = service.read { store in
+                (store.get(keysRequest.key, recursive: recursive, sorted: sorted, now: clock()), service.appliedIndexUnlocked)
+            }
+            return respond(result, raftIndex: raftIndex, noValueOnSuccess: false, base: base, allocator: context.allocator)
+        case .write(let command):
+            let applied = try await service.propose(command)
+            return respond(applied.result, raftIndex: applied.raftIndex, noValueOnSuccess: keysRequest.noValueOnSuccess, base: base, allocator: context.allocator)
+        case .watch(let recursive, let stream, let sinceIndex):
+            return watch(keysRequest.key, recursive: recursive, stream: stream, sinceIndex: sinceIndex, base: base, allocator: context.allocator)
+        }
+    }
+
+    private func respond(_ result: Result<StoreEvent, StoreError>, raftIndex: UInt64, noValueOnSuccess: Bool, base: HTTPFields, allocator: ByteBufferAllocator) -> Response {
+        switch result {
+        case .failure(let error):
+            return error.response(base: base, allocator: allocator)
+        case .success(let event):
+            var fields = base
+            fields[.contentType] = "application/json"
+            fields[.etcdIndex] = String(event.etcdIndex)
+            fields[.raftIndex] = String(raftIndex)
+            fields[.raftTerm] = String(service.term)
+            var body = allocator.buffer(capacity: 256)
+            let valueOnly = noValueOnSuccess && [.set, .create, .update, .compareAndSwap].contains(event.action)
+            EventJSON.append(event, to: &body, valueOnly: valueOnly)
+            return Response(status: event.isCreated ? .created : .ok, headerFields: fields, body: ResponseBody(buffer: body))
+        }
+    }
+
+    private func watch(_ key: String, recursive: Bool, stream: Bool, sinceIndex: UInt64, base: HTTPFields, allocator: ByteBufferAllocator) -> Response {
+        var fields = base
+        fields[.contentType] = "application/json"
+        fields[.raftTerm] = String(service.term)
+        switch service.watch(key, recursive: recursive, stream: stream, sinceIndex: sinceIndex) {
+        case .failure(let error):
+            return error.response(base: base, allocator: allocator)
+        case .success(.historical(let event, let raftIndex)):
+            // Like etcd, a watch answered from history is not registered: a stream gets this one event,
+            // then stays open without more (etcd #2854).
+            fields[.etcdIndex] = String(event.etcdIndex)
+            fields[.raftIndex] = String(raftIndex)
+            return Response(headerFields: fields, body: .stream { writer in
+                var body = allocator.buffer(capacity: 256)
+                EventJSON.append(event, to: &body)
+                try await writer.write(body)
+                if stream { try await Task.sleep(for: .seconds(365 * 86_400)) }
+            })
+        case .success(.live(let subscription)):
+            fields[.etcdIndex] = String(subscription.startIndex)
+            fields[.raftIndex] = String(subscription.raftIndex)
+            // Headers go out before any event: that is how a client knows its watch is armed.
+            return Response(headerFields: fields, body: .stream { writer in
+                defer { subscription.cancel() }
+                for await event in subscription.events {
+                    var body = allocator.buffer(capacity: 256)
+                    EventJSON.append(event, to: &body)
+                    try await writer.write(body)
+                    if !stream { return }
+                }
+            })
+        }
+    }
+
+    /// Go's `r.ParseForm()`: a form-encoded body (POST, PUT, PATCH only) before the query; any other body is ignored.
+    static func form(of request: Request, maxBodyBytes: Int) async -> Result<FormParameters, StoreError> {
+        let query: FormParameters
+        do {
+            query = try FormParameters.parse(request.rawQuery)
+        } catch {
+            return .failure(StoreError(code: StoreError.invalidForm, cause: error.description, index: 0))
+        }
+        guard [.post, .put, .patch].contains(request.method), isFormEncoded(request.headerFields[.contentType]) else {
+            return .success(query)
+        }
+        do {
+            let body = try await request.body.collect(upTo: maxBodyBytes)
+            let parsed = try FormParameters.parse(String(buffer: body))
+            return .success(parsed.merging(query))
+        } catch let error as FormParseError {
+            return .failure(StoreError(code: StoreError.invalidForm, cause: error.description, index: 0))
+        } catch {
+            return .failure(StoreError(code: StoreError.invalidForm, cause: "http: request body too large", index: 0))
+        }
+    }
+
+    static func isFormEncoded(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: " \t") } ?? ""
+        return mediaType.lowercased() == "application/x-www-form-urlencoded"
+    }
+}
+
+extension StoreError {
+    /// etcd `Error.WriteTo`: JSON body, `X-Etcd-Index` equal to the body's index, no raft headers.
+    func response(base: HTTPFields, allocator: ByteBufferAllocator) -> Response {
+        var fields = base
+        fields[.contentType] = "application/json"
+        fields[.etcdIndex] = String(index)
+        var body = allocator.buffer(capacity: 128)
+        EventJSON.append(self, to: &body)
+        return Response(status: HTTPResponse.Status(code: httpStatus), headerFields: fields, body: ResponseBody(buffer: body))
+    }
+}
+
+extension HTTPField.Name {
+    static let etcdIndex = HTTPField.Name("X-Etcd-Index")!
+    static let raftIndex = HTTPField.Name("X-Raft-Index")!
+    static let raftTerm = HTTPField.Name("X-Raft-Term")!
+    static let etcdClusterID = HTTPField.Name("X-Etcd-Cluster-Id")!
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = self
+        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}
