@@ -125,6 +125,7 @@ public enum EtcdFlags {
                 try definition.set(&builder, value)
                 builder.setFlags.insert(definition.name)
             } catch {
+                // etcd keeps going and reports the last failure in name order; the first is as good and steadier.
                 if firstError == nil {
                     firstError = EtcdFlagsError(.environment, "invalid value \(EtcdFlagsGo.quote(value)) for \(key): \(error.text)")
                 }

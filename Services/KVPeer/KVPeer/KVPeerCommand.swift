@@ -94,7 +94,7 @@ extension KVPeerConfiguration.LogLevel {
         case "debug": .debug
         case "warn", "warning": .warning
         case "error": .error
-        case "panic", "fatal": .critical
+        case "dpanic", "panic", "fatal": .critical
         default: .info
         }
     }

@@ -9,7 +9,10 @@ public struct RecoveredState: Equatable, Sendable {
     /// Set when the last segment ended in a torn write that recovery cut off (worth a warning log line).
     public var repairedTail: TailRepair?
 
-    public init(snapshot: Snapshot? = nil, hardState: HardState = HardState(), entries: [WALEntry] = [], repairedTail: TailRepair? = nil) {
+    public init(
+        snapshot: Snapshot? = nil, hardState: HardState = HardState(), entries: [WALEntry] = [],
+        repairedTail: TailRepair? = nil
+    ) {
         self.snapshot = snapshot
         self.hardState = hardState
         self.entries = entries

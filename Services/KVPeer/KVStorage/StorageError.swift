@@ -64,7 +64,8 @@ public struct StorageError: Error, Equatable, CustomStringConvertible {
     }
 
     static func corruption(_ file: String, offset: Int, _ reason: String) -> StorageError {
-        StorageError(kind: .corruption, file: file, offset: offset, message: "corrupt \(file) at offset \(offset): \(reason)")
+        StorageError(
+            kind: .corruption, file: file, offset: offset, message: "corrupt \(file) at offset \(offset): \(reason)")
     }
 
     static func invalidArgument(_ file: String, _ reason: String) -> StorageError {

@@ -146,7 +146,8 @@ enum FileName {
 
     private static func parse(_ name: String, prefix: String, suffix: String) -> (UInt64, UInt64)? {
         guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
-        let middle = name.dropFirst(prefix.count).dropLast(suffix.count).split(separator: "-", omittingEmptySubsequences: false)
+        let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
+            .split(separator: "-", omittingEmptySubsequences: false)
         guard middle.count == 2, let first = UInt64(middle[0], radix: 16), let second = UInt64(middle[1], radix: 16),
             "\(prefix)\(hex16(first))-\(hex16(second))\(suffix)" == name
         else { return nil }

@@ -23,7 +23,11 @@ extension WriteAheadLog {
         let names = try FileIO.list(directory)
 
         // A crash can leave a half-written snapshot or segment under its temporary name: never used.
-        let leftovers = names.filter { $0.hasSuffix(".tmp") }
+        let leftovers = names.filter { name in
+            guard name.hasSuffix(".tmp") else { return false }
+            let target = String(name.dropLast(4))
+            return FileName.parseSegment(target) != nil || FileName.parseSnapshot(target) != nil
+        }
         for name in leftovers { try FileIO.remove(directory + "/" + name) }
         if !leftovers.isEmpty { try FileIO.syncDirectory(directory) }
 
@@ -57,16 +61,19 @@ extension WriteAheadLog {
                 switch record {
                 case .segmentHeader(let header) where offset == 0:
                     guard header == segment else {
-                        throw .corruption(path, offset: 0, "header says sequence \(header.sequence), first index \(header.firstIndex)")
+                        throw .corruption(
+                            path, offset: 0, "header says sequence \(header.sequence), first index \(header.firstIndex)")
                     }
                 case .entry(let entry) where offset > 0:
                     guard log.apply(entry) else {
-                        throw .corruption(path, offset: offset, "entry \(entry.index) leaves a gap after index \(log.lastIndex)")
+                        throw .corruption(
+                            path, offset: offset, "entry \(entry.index) leaves a gap after index \(log.lastIndex)")
                     }
                 case .hardState(let state) where offset > 0:
                     hardState = state
                 default:
-                    throw .corruption(path, offset: offset, offset == 0 ? "segment does not start with its header" : "unexpected \(record.kind) record")
+                    let reason = offset == 0 ? "segment does not start with its header" : "unexpected \(record.kind) record"
+                    throw .corruption(path, offset: offset, reason)
                 }
             }
 
@@ -76,7 +83,8 @@ extension WriteAheadLog {
 
             // A torn write: the append was never acknowledged (its fdatasync did not return). Cut it off so
             // the next append starts at a record boundary.
-            recovery.state.repairedTail = TailRepair(file: path, offset: failure.offset, discardedBytes: bytes.count - failure.offset)
+            recovery.state.repairedTail = TailRepair(
+                file: path, offset: failure.offset, discardedBytes: bytes.count - failure.offset)
             if failure.offset == 0 {
                 // Not even the header survived: the segment holds nothing. Drop it; a new one takes its place.
                 try FileIO.remove(path)
@@ -101,7 +109,9 @@ extension WriteAheadLog {
     }
 
     /// Records of one segment up to the first one that does not decode.
-    static func parse(_ buffer: UnsafeRawBufferPointer) -> (records: [(offset: Int, record: WALRecord)], failure: (offset: Int, reason: String)?) {
+    static func parse(
+        _ buffer: UnsafeRawBufferPointer
+    ) -> (records: [(offset: Int, record: WALRecord)], failure: (offset: Int, reason: String)?) {
         var records: [(offset: Int, record: WALRecord)] = []
         var offset = 0
         if buffer.isEmpty { return ([], (0, "empty segment")) }
@@ -124,11 +134,13 @@ extension WriteAheadLog {
         switch decoded {
         case .record(.snapshot(let snapshot), let end) where end == bytes.count:
             guard snapshot.term == term, snapshot.index == index else {
-                throw .corruption(path, offset: 0, "holds term \(snapshot.term) index \(snapshot.index), not what its name says")
+                throw .corruption(
+                    path, offset: 0, "holds term \(snapshot.term) index \(snapshot.index), not what its name says")
             }
             return snapshot
         case .record(_, let end):
-            throw .corruption(path, offset: 0, end == bytes.count ? "not a snapshot record" : "trailing bytes after the snapshot")
+            let reason = end == bytes.count ? "not a snapshot record" : "trailing bytes after the snapshot"
+            throw .corruption(path, offset: 0, reason)
         case .truncated(let reason), .invalid(let reason):
             throw .corruption(path, offset: 0, reason)
         }
