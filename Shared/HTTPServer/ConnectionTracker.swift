@@ -50,7 +50,9 @@ final class ConnectionTracker: Sendable {
                 return (waiter, nil)
             }
             state.active -= 1
-            if state.shuttingDown, state.active == 0, let drain = state.drainWaiter {
+            // Not gated on shuttingDown: the accept loop may start waiting for the drain after the listener
+            // closed but before beginShutdown() ran, and the last connection may end in that window too.
+            if state.active == 0, let drain = state.drainWaiter {
                 state.drainWaiter = nil
                 return (nil, drain)
             }

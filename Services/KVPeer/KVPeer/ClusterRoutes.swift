@@ -74,15 +74,25 @@ struct ClusterRoutes: Sendable {
                 buffer.writeStaticString("]}")
             }
         }
-        router.get("/v2/members/leader") { _, _ in
-            EtcdResponses.json(extra: clusterHeader) { writeMember(&$0) }
+        // etcd's members handler serves `""` and `leader` below /v2/members/ and answers any other GET (`leader/`
+        // included; the router ignores trailing slashes) with its own JSON 404.
+        let membersNotFound = EtcdResponses.json(status: .notFound, extra: clusterHeader, newline: false) {
+            $0.writeStaticString("{\"message\":\"Not found\"}")
         }
-        router.get("/v2/machines") { _, _ in
+        router.get("/v2/members/leader") { request, _ in
+            if request.path.hasSuffix("/") { return membersNotFound }
+            return EtcdResponses.json(extra: clusterHeader) { writeMember(&$0) }
+        }
+        router.get("/v2/members/**") { _, _ in membersNotFound }
+        // etcd allows GET and HEAD here explicitly, so its 405 says `Allow: GET,HEAD`.
+        let machines: RequestHandler = { _, _ in
             Response(headerFields: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(string: member.clientURLs.joined(separator: ", ")))
         }
+        router.get("/v2/machines", handler: machines)
+        router.on(.head, "/v2/machines", handler: machines)
         router.get("/v2/stats/self") { _, _ in
             let now = clock()
-            return EtcdResponses.json { buffer in
+            return EtcdResponses.json(newline: false) { buffer in
                 buffer.writeStaticString("{\"name\":")
                 buffer.writeJSONString(member.name)
                 buffer.writeStaticString(",\"id\":")
@@ -99,7 +109,7 @@ struct ClusterRoutes: Sendable {
             }
         }
         router.get("/v2/stats/leader") { _, _ in
-            EtcdResponses.json { buffer in
+            EtcdResponses.json(newline: false) { buffer in
                 buffer.writeStaticString("{\"leader\":")
                 buffer.writeJSONString(member.hexID)
                 buffer.writeStaticString(",\"followers\":{}}")
@@ -107,7 +117,7 @@ struct ClusterRoutes: Sendable {
         }
         router.get("/v2/stats/store") { _, _ in
             let stats = service.read { $0.stats }
-            return EtcdResponses.json { buffer in
+            return EtcdResponses.json(newline: false) { buffer in
                 for (index, (name, value)) in stats.fields.enumerated() {
                     buffer.writeStaticString(index == 0 ? "{" : ",")
                     buffer.writeJSONString(name)
@@ -118,15 +128,22 @@ struct ClusterRoutes: Sendable {
             }
         }
         router.get("/version") { _, _ in
-            EtcdResponses.json { buffer in
+            EtcdResponses.json(newline: false) { buffer in
                 buffer.writeString("{\"etcdserver\":\"\(Self.serverVersion)\",\"etcdcluster\":\"\(Self.clusterVersion)\"}")
             }
         }
         router.get("/health") { _, _ in
-            EtcdResponses.json { $0.writeStaticString("{\"health\":\"true\"}") }
+            // etcd 3.4 checks health with a quorum GET of the root (one more successful get in the store stats)
+            // and writes the JSON without a Content-Type, so Go sniffs text/plain; no newline.
+            service.read { $0.countSuccessfulGet() }
+            return EtcdResponses.json(newline: false, contentType: "text/plain; charset=utf-8") {
+                $0.writeStaticString("{\"health\":\"true\"}")
+            }
         }
         router.get("/v2/auth/enable") { _, _ in
-            EtcdResponses.json(extra: clusterHeader) { $0.writeStaticString("{\"enabled\":false}") }
+            // etcd's auth store reads `/2/enabled` to answer: a failed get while auth is off.
+            service.read { $0.countFailedGet() }
+            return EtcdResponses.json(extra: clusterHeader) { $0.writeStaticString("{\"enabled\":false}") }
         }
     }
 

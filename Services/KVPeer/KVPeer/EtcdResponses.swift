@@ -17,13 +17,17 @@ enum EtcdResponses {
 
     static var notFound: Response { plain(.notFound, "404 page not found") }
 
-    /// `json.NewEncoder(w).Encode(...)` output: the bytes plus a newline.
-    static func json(status: HTTPResponse.Status = .ok, extra: HTTPFields = [:], _ build: (inout ByteBuffer) -> Void) -> Response {
+    /// `json.NewEncoder(w).Encode(...)` output: the bytes plus a newline. etcd writes some bodies with
+    /// `w.Write(json.Marshal(...))` instead, which has no newline (`newline: false`).
+    static func json(
+        status: HTTPResponse.Status = .ok, extra: HTTPFields = [:], newline: Bool = true, contentType: String = "application/json",
+        _ build: (inout ByteBuffer) -> Void
+    ) -> Response {
         var fields = extra
-        fields[.contentType] = "application/json"
+        fields[.contentType] = contentType
         var buffer = ByteBuffer()
         build(&buffer)
-        buffer.writeStaticString("\n")
+        if newline { buffer.writeStaticString("\n") }
         return Response(status: status, headerFields: fields, body: ResponseBody(buffer: buffer))
     }
 }

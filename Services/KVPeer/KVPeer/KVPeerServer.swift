@@ -50,6 +50,7 @@ public enum KVPeerServer {
     static func router(service: StoreService, member: MemberIdentity, options: KVPeerOptions, registry: PrometheusCollectorRegistry?, clock: @escaping @Sendable () -> Timestamp) -> Router {
         var router = Router()
         router.use(CORSMiddleware())
+        router.use(GoServeMuxMiddleware())
         router.use(MetricsMiddleware())
         router.notFound = { _, _ in EtcdResponses.notFound }
         router.methodNotAllowed = { allowed in

@@ -3,6 +3,7 @@ import HTTPServer
 import HTTPTypes
 import KeysStore
 import NIOCore
+import ServiceLifecycle
 
 /// The `/v2/keys` endpoint as etcd 3.4's v2http serves it.
 struct KeysRoutes: Sendable {
@@ -42,6 +43,9 @@ struct KeysRoutes: Sendable {
         case .success(let parsed): keysRequest = parsed
         case .failure(let error): return error.response(base: base, allocator: context.allocator)
         }
+        // etcd's v2 auth check runs here, after validation, and reads `/2/enabled` from the store: one failed
+        // get per request in `/v2/stats/store` while auth is off (always, on kv-peer).
+        service.read { $0.countFailedGet() }
 
         switch keysRequest.operation {
         case .read(let recursive, let sorted, _):
@@ -92,7 +96,7 @@ struct KeysRoutes: Sendable {
                 var body = allocator.buffer(capacity: 256)
                 EventJSON.append(event, to: &body)
                 try await writer.write(body)
-                if stream { try await Task.sleep(for: .seconds(365 * 86_400)) }
+                if stream { try await gracefulShutdown() }
             })
         case .success(.live(let subscription)):
             fields[.etcdIndex] = String(subscription.startIndex)
@@ -100,7 +104,9 @@ struct KeysRoutes: Sendable {
             // Headers go out before any event: that is how a client knows its watch is armed.
             return Response(headerFields: fields, body: .stream { writer in
                 defer { subscription.cancel() }
-                for await event in subscription.events {
+                // On shutdown a long poll ends with an empty body, which clients treat as "poll again"
+                // (etcd closes watches on shutdown too) instead of holding the drain for its full deadline.
+                for await event in subscription.events.cancelOnGracefulShutdown() {
                     var body = allocator.buffer(capacity: 256)
                     EventJSON.append(event, to: &body)
                     try await writer.write(body)
@@ -111,24 +117,33 @@ struct KeysRoutes: Sendable {
     }
 
     /// Go's `r.ParseForm()`: a form-encoded body (POST, PUT, PATCH only) before the query; any other body is ignored.
+    /// Both are parsed; the body's error is reported before the query's.
     static func form(of request: Request, maxBodyBytes: Int) async -> Result<FormParameters, StoreError> {
-        let query: FormParameters
-        do {
-            query = try FormParameters.parse(request.rawQuery)
-        } catch {
-            return .failure(StoreError(code: StoreError.invalidForm, cause: error.description, index: 0))
-        }
+        let query = parseQuery(request.rawQuery)
         guard [.post, .put, .patch].contains(request.method), isFormEncoded(request.headerFields[.contentType]) else {
-            return .success(query)
+            return query
         }
+        let body: ByteBuffer
         do {
-            let body = try await request.body.collect(upTo: maxBodyBytes)
-            let parsed = try FormParameters.parse(String(buffer: body))
-            return .success(parsed.merging(query))
-        } catch let error as FormParseError {
-            return .failure(StoreError(code: StoreError.invalidForm, cause: error.description, index: 0))
+            body = try await request.body.collect(upTo: maxBodyBytes)
         } catch {
             return .failure(StoreError(code: StoreError.invalidForm, cause: "http: request body too large", index: 0))
+        }
+        switch parseQuery(String(buffer: body)) {
+        case .failure(let error): return .failure(error)
+        case .success(let parsed): return query.map { parsed.merging($0) }
+        }
+    }
+
+    /// Go's `url.ParseQuery` (1.17+): a `;` in any pair is an error, and it wins over a bad escape.
+    static func parseQuery<S: StringProtocol>(_ text: S) -> Result<FormParameters, StoreError> {
+        if text.utf8.contains(UInt8(ascii: ";")) {
+            return .failure(StoreError(code: StoreError.invalidForm, cause: "invalid semicolon separator in query", index: 0))
+        }
+        do {
+            return .success(try FormParameters.parse(text))
+        } catch {
+            return .failure(StoreError(code: StoreError.invalidForm, cause: error.description, index: 0))
         }
     }
 

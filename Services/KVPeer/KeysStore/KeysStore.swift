@@ -35,34 +35,50 @@ public final class KeysStore: @unchecked Sendable {
             count(result, success: \.setsSuccess, fail: \.setsFail)
         case let .create(key, value, dir, expiration, unique):
             result = create(key, value: value, dir: dir, expiration: expiration, unique: unique, now: now, deliveries: &deliveries).map { [$0] }
+            // etcd's internalCreate also counts a set failure when the walk to the parent hits a file.
+            if case .failure(let error) = result, error.code == StoreError.notDir { stats.setsFail += 1 }
             count(result, success: \.createSuccess, fail: \.createFail)
         case let .update(key, value, expiration, refresh):
             result = update(key, value: value, expiration: expiration, refresh: refresh, now: now, deliveries: &deliveries).map { [$0] }
-            count(result, success: \.updateSuccess, fail: \.updateFail)
+            count(result, success: \.updateSuccess, fail: \.updateFail, etcdCountsAsSuccess: [StoreError.rootReadOnly, StoreError.notFile])
         case let .compareAndSwap(key, value, prevValue, prevIndex, expiration, refresh):
             result = compareAndSwap(
                 key, value: value, prevValue: prevValue, prevIndex: prevIndex, expiration: expiration, refresh: refresh,
                 now: now, deliveries: &deliveries
             ).map { [$0] }
-            count(result, success: \.compareAndSwapSuccess, fail: \.compareAndSwapFail)
+            count(result, success: \.compareAndSwapSuccess, fail: \.compareAndSwapFail, etcdCountsAsSuccess: [StoreError.rootReadOnly])
         case let .delete(key, dir, recursive):
             result = delete(key, dir: dir, recursive: recursive, now: now, deliveries: &deliveries).map { [$0] }
-            count(result, success: \.deleteSuccess, fail: \.deleteFail)
+            count(result, success: \.deleteSuccess, fail: \.deleteFail, etcdCountsAsSuccess: [StoreError.rootReadOnly])
         case let .compareAndDelete(key, prevValue, prevIndex):
             result = compareAndDelete(key, prevValue: prevValue, prevIndex: prevIndex, now: now, deliveries: &deliveries).map { [$0] }
-            count(result, success: \.compareAndDeleteSuccess, fail: \.compareAndDeleteFail)
+            count(result, success: \.compareAndDeleteSuccess, fail: \.compareAndDeleteFail, etcdCountsAsSuccess: [StoreError.notFile, StoreError.testFailed])
         case let .expire(cutoff):
             result = .success(expireKeys(cutoff: cutoff, now: now, deliveries: &deliveries))
         }
         return (result, deliveries)
     }
 
-    private func count(_ result: Result<[StoreEvent], StoreError>, success: WritableKeyPath<StoreStats, UInt64>, fail: WritableKeyPath<StoreStats, UInt64>) {
+    /// etcd's store methods count through a deferred check of a named `err`; some early returns never assign
+    /// it, so etcd 3.4 counts those failures as successes (`etcdCountsAsSuccess`, by error code). Mirrored so
+    /// `/v2/stats/store` moves exactly as etcd's does.
+    private func count(
+        _ result: Result<[StoreEvent], StoreError>, success: WritableKeyPath<StoreStats, UInt64>, fail: WritableKeyPath<StoreStats, UInt64>,
+        etcdCountsAsSuccess: Set<Int> = []
+    ) {
         switch result {
         case .success: stats[keyPath: success] += 1
+        case .failure(let error) where etcdCountsAsSuccess.contains(error.code): stats[keyPath: success] += 1
         case .failure: stats[keyPath: fail] += 1
         }
     }
+
+    /// A failed store read that did not go through `get`: etcd's v2 auth check reads `/2/enabled` (absent
+    /// unless auth was ever enabled) on every keys request that passes validation.
+    public func countFailedGet() { stats.getsFail += 1 }
+
+    /// A successful store read that did not go through `get`: etcd's `/health` does a quorum GET of the root.
+    public func countSuccessfulGet() { stats.getsSuccess += 1 }
 
     private func set(
         _ key: String, value: String, dir: Bool, expiration: Timestamp?, refresh: Bool, now: Timestamp,
@@ -215,7 +231,9 @@ public final class KeysStore: @unchecked Sendable {
 
     private func compareAndDelete(_ key: String, prevValue: String, prevIndex: UInt64, now: Timestamp, deliveries: inout [WatchDelivery]) -> Result<StoreEvent, StoreError> {
         let path = KeyPath.clean(key)
-        if path == "/" { return .failure(StoreError(code: StoreError.rootReadOnly, cause: "/", index: currentIndex)) }
+        // etcd's CompareAndDelete has no read-only check: the root is a directory, so 102, and its cause (the
+        // internal `/1`) is trimmed to nothing by v2http.
+        if path == "/" { return .failure(StoreError(code: StoreError.notFile, cause: "", index: currentIndex)) }
         let node: StoreNode
         switch lookup(path) {
         case .success(let found): node = found
