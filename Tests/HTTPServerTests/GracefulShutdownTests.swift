@@ -1,6 +1,4 @@
 import HTTPServer
-import NIOCore
-import NIOPosix
 import TestSupport
 import Testing
 

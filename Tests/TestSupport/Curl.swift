@@ -40,7 +40,7 @@ func runCollecting(_ executable: String, _ arguments: [String]) async throws -> 
     )
     let code: Int32? =
         if case .exited(let code) = result.terminationStatus { code } else { nil }
-    return CurlResult(exitCode: code, stdout: result.standardOutput ?? "", stderr: result.standardError ?? "")
+    return CurlResult(exitCode: code, stdout: result.standardOutput, stderr: result.standardError)
 }
 
 /// Runs any command to completion, for fixtures such as `openssl`; throws when it fails.
@@ -60,8 +60,8 @@ public enum Command {
             error: .string(limit: 1 << 20)
         )
         guard result.terminationStatus.isSuccess else {
-            throw Failure(command: [executable] + arguments, output: (result.standardOutput ?? "") + (result.standardError ?? ""))
+            throw Failure(command: [executable] + arguments, output: (result.standardOutput) + (result.standardError))
         }
-        return result.standardOutput ?? ""
+        return result.standardOutput
     }
 }

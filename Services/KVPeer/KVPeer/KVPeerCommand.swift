@@ -58,11 +58,11 @@ public enum KVPeerCommand {
         for warning in warnings { logger.warning("\(warning)") }
 
         let options = KVPeerOptions(configuration: configuration)
-        let ready = ReadyTracker(expected: options.clientListeners.count)
+        let ready = ReadyTracker(listeners: options.clientListeners)
         do {
             let services = try KVPeerServer.services(options: options, logger: logger, registry: registry) { listener, port in
                 let scheme = listener.tls == nil ? "http" : "https"
-                ready.bound("\(scheme)://\(listener.host):\(port)")
+                ready.bound(listener, url: "\(scheme)://\(listener.host):\(port)")
             }
             try await ServiceRunner.run(services: services, logger: logger)
             return 0
@@ -73,16 +73,22 @@ public enum KVPeerCommand {
     }
 }
 
-/// Prints the one ready line once every client listener has bound: `listening client=… client=…`.
+/// Prints the one ready line once every client listener has bound, in the order they were configured:
+/// `listening client=… client=…`.
 final class ReadyTracker: Sendable {
-    private let state: Mutex<(expected: Int, urls: [String])>
+    private let listeners: [KVPeerOptions.Listener]
+    private let bound: Mutex<[Int: String]>
 
-    init(expected: Int) { state = Mutex((expected, [])) }
+    init(listeners: [KVPeerOptions.Listener]) {
+        self.listeners = listeners
+        bound = Mutex([:])
+    }
 
-    func bound(_ url: String) {
-        let complete: [String]? = state.withLock { state in
-            state.urls.append(url)
-            return state.urls.count == state.expected ? state.urls : nil
+    func bound(_ listener: KVPeerOptions.Listener, url: String) {
+        let complete: [String]? = bound.withLock { bound in
+            guard let slot = listeners.indices.first(where: { listeners[$0] == listener && bound[$0] == nil }) else { return nil }
+            bound[slot] = url
+            return bound.count == listeners.count ? listeners.indices.compactMap { bound[$0] } : nil
         }
         if let complete { ReadyLine.announce(complete.map { ("client", $0) }) }
     }

@@ -151,11 +151,10 @@ public final class KeysStore: @unchecked Sendable {
     private func update(
         _ key: String, value: String, expiration: Timestamp?, refresh: Bool, now: Timestamp, deliveries: inout [WatchDelivery]
     ) -> Result<StoreEvent, StoreError> {
-        let path = KeyPath.clean(key)
-        if path == "/" { return .failure(StoreError(code: StoreError.rootReadOnly, cause: "/", index: currentIndex)) }
+        let path: String
         let node: StoreNode
-        switch lookup(path) {
-        case .success(let found): node = found
+        switch existingNode(key, rootError: StoreError.rootReadOnly, rootCause: "/") {
+        case .success(let found): (path, node) = found
         case .failure(let error): return .failure(error)
         }
         if node.isDir, !value.isEmpty { return .failure(StoreError(code: StoreError.notFile, cause: path, index: currentIndex)) }
@@ -181,11 +180,10 @@ public final class KeysStore: @unchecked Sendable {
         _ key: String, value: String, prevValue: String, prevIndex: UInt64, expiration: Timestamp?, refresh: Bool,
         now: Timestamp, deliveries: inout [WatchDelivery]
     ) -> Result<StoreEvent, StoreError> {
-        let path = KeyPath.clean(key)
-        if path == "/" { return .failure(StoreError(code: StoreError.rootReadOnly, cause: "/", index: currentIndex)) }
+        let path: String
         let node: StoreNode
-        switch lookup(path) {
-        case .success(let found): node = found
+        switch existingNode(key, rootError: StoreError.rootReadOnly, rootCause: "/") {
+        case .success(let found): (path, node) = found
         case .failure(let error): return .failure(error)
         }
         if node.isDir { return .failure(StoreError(code: StoreError.notFile, cause: path, index: currentIndex)) }
@@ -205,11 +203,10 @@ public final class KeysStore: @unchecked Sendable {
     }
 
     private func delete(_ key: String, dir: Bool, recursive: Bool, now: Timestamp, deliveries: inout [WatchDelivery]) -> Result<StoreEvent, StoreError> {
-        let path = KeyPath.clean(key)
-        if path == "/" { return .failure(StoreError(code: StoreError.rootReadOnly, cause: "/", index: currentIndex)) }
+        let path: String
         let node: StoreNode
-        switch lookup(path) {
-        case .success(let found): node = found
+        switch existingNode(key, rootError: StoreError.rootReadOnly, rootCause: "/") {
+        case .success(let found): (path, node) = found
         case .failure(let error): return .failure(error)
         }
         let dir = dir || recursive
@@ -230,13 +227,12 @@ public final class KeysStore: @unchecked Sendable {
     }
 
     private func compareAndDelete(_ key: String, prevValue: String, prevIndex: UInt64, now: Timestamp, deliveries: inout [WatchDelivery]) -> Result<StoreEvent, StoreError> {
-        let path = KeyPath.clean(key)
         // etcd's CompareAndDelete has no read-only check: the root is a directory, so 102, and its cause (the
         // internal `/1`) is trimmed to nothing by v2http.
-        if path == "/" { return .failure(StoreError(code: StoreError.notFile, cause: "", index: currentIndex)) }
+        let path: String
         let node: StoreNode
-        switch lookup(path) {
-        case .success(let found): node = found
+        switch existingNode(key, rootError: StoreError.notFile, rootCause: "") {
+        case .success(let found): (path, node) = found
         case .failure(let error): return .failure(error)
         }
         if node.isDir { return .failure(StoreError(code: StoreError.notFile, cause: path, index: currentIndex)) }
@@ -337,6 +333,14 @@ public final class KeysStore: @unchecked Sendable {
         history.append(event)
         if !refresh { hub.notify(event, into: &deliveries) }
         stats.watchers = UInt64(hub.count)
+    }
+
+    /// The node an update, compare or delete acts on. The root answers `rootError` (etcd's read-only set,
+    /// or for compare-and-delete the not-a-file check that comes first).
+    private func existingNode(_ key: String, rootError: Int, rootCause: String) -> Result<(String, StoreNode), StoreError> {
+        let path = KeyPath.clean(key)
+        if path == "/" { return .failure(StoreError(code: rootError, cause: rootCause, index: currentIndex)) }
+        return lookup(path).map { (path, $0) }
     }
 
     /// etcd `internalGet`: follows `path`; a file on the way is 104 (cause: its path), a missing node 100
