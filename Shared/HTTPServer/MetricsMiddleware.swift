@@ -28,8 +28,16 @@ public struct MetricsMiddleware: Middleware {
         }
     }
 
+    /// Clients choose the method; anything outside the standard set shares one label so series stay bounded.
+    static func methodLabel(_ method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .head, .put, .post, .delete, .patch, .options, .connect, .trace: method.rawValue
+        default: "OTHER"
+        }
+    }
+
     private func record(_ request: Request, _ context: RequestContext, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
-        let key = HandleCache.Key(route: context.routeTemplate, method: request.method.rawValue, status: status.code)
+        let key = HandleCache.Key(route: context.routeTemplate, method: Self.methodLabel(request.method), status: status.code)
         let (counter, timer) = handles.handles(for: key, factory: factory)
         counter.increment()
         timer.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
