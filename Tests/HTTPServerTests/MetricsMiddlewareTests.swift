@@ -1,4 +1,4 @@
-import HTTPServer
+@testable import HTTPServer
 import HTTPTypes
 import Metrics
 import MetricsTestKit
@@ -85,5 +85,14 @@ struct MetricsMiddlewareTests {
             #expect(scrape.stdout.contains(#"http_server_request_duration_seconds_count{route="/items/:id",method="GET"} 3"#), "\(scrape.stdout)")
             #expect(!scrape.stdout.contains("/items/42"), "raw paths must not become labels")
         }
+    }
+}
+
+@Suite struct MetricsMethodLabelTests {
+    @Test("client-invented methods share one label, so a client cannot grow the series")
+    func boundedMethodLabel() {
+        #expect(MetricsMiddleware.methodLabel(.get) == "GET")
+        #expect(MetricsMiddleware.methodLabel(HTTPRequest.Method("BREW")!) == "OTHER")
+        #expect(MetricsMiddleware.methodLabel(HTTPRequest.Method("PROPFIND")!) == "OTHER")
     }
 }
