@@ -29,6 +29,8 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
 
     private var machine = HTTP1ConnectionStateMachine()
     private var timer: Scheduled<Void>?
+    private var deadline: (HTTP1ConnectionStateMachine.Timer, NIODeadline)?
+    private var scheduledAt = NIODeadline.distantFuture
     private let idleTimeout: TimeAmount
     private let headTimeout: TimeAmount
 
@@ -114,26 +116,44 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
         }
     }
 
+    /// Timers are lazy: arming only moves a deadline, and one scheduled task re-arms itself when it fires
+    /// early. A keep-alive request would otherwise schedule and cancel up to three timers on the hot path.
     private func apply(_ action: HTTP1ConnectionStateMachine.TimerAction, context: ChannelHandlerContext) {
         switch action {
         case .none:
             return
         case .cancel:
-            timer?.cancel()
-            timer = nil
+            deadline = nil
         case .arm(let kind):
-            timer?.cancel()
             let delay = kind == .idle ? idleTimeout : headTimeout
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            timer = context.eventLoop.scheduleTask(in: delay) {
-                let (handler, context) = loopBound.value
-                handler.timerFired(kind, context: context)
+            // The loop's clock, not the wall clock: test loops advance time by hand.
+            let due = context.eventLoop.now + delay
+            deadline = (kind, due)
+            // Only a deadline earlier than the pending tick needs a new task; a later one is picked up when it fires.
+            if timer == nil || due < scheduledAt {
+                timer?.cancel()
+                schedule(at: due, context: context)
             }
         }
     }
 
-    private func timerFired(_ kind: HTTP1ConnectionStateMachine.Timer, context: ChannelHandlerContext) {
+    private func schedule(at when: NIODeadline, context: ChannelHandlerContext) {
+        scheduledAt = when
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: when) {
+            let (handler, context) = loopBound.value
+            handler.timerTick(context: context)
+        }
+    }
+
+    private func timerTick(context: ChannelHandlerContext) {
         timer = nil
+        guard let (kind, due) = deadline else { return }
+        guard due <= context.eventLoop.now else {
+            schedule(at: due, context: context)
+            return
+        }
+        deadline = nil
         switch machine.timerFired(kind) {
         case .ignore:
             break
