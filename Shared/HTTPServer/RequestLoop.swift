@@ -11,7 +11,17 @@ import Synchronization
 struct RequestLoop: Sendable {
     let responder: Responder
     let maxBodyBytes: Int
+    /// Enforced here for HTTP/2, whose HPACK decoder is given headroom above it (see `Server.configureHTTP2`);
+    /// the HTTP/1 decoder already enforces it while parsing.
+    let maxHeaderBytes: Int
     let logger: Logger
+
+    init(responder: Responder, maxBodyBytes: Int, maxHeaderBytes: Int = .max, logger: Logger) {
+        self.responder = responder
+        self.maxBodyBytes = maxBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.logger = logger
+    }
 
     /// Serves requests until the client is done, the connection must close, or the task is cancelled.
     func serve(_ channel: HTTPStreamChannel, isHTTP2: Bool) async {
@@ -57,7 +67,7 @@ struct RequestLoop: Sendable {
         let start = ContinuousClock.now
         let requestID = RequestIDGenerator.next()
         var response: Response
-        if var rejection = Self.rejectBeforeReading(head, maxBodyBytes: maxBodyBytes) {
+        if var rejection = Self.rejectBeforeReading(head, maxBodyBytes: maxBodyBytes, maxHeaderBytes: maxHeaderBytes) {
             // The unread body would have to be swallowed to reuse the connection; closing is cheaper.
             // HTTP/2 forbids connection-specific fields (the write would fail); ending the stream suffices.
             if !connection.isHTTP2 { rejection.headerFields[.connection] = "close" }
@@ -106,7 +116,13 @@ struct RequestLoop: Sendable {
     }
 
     /// Answers that need no handler: a declared body over the limit, or an expectation we cannot meet.
-    static func rejectBeforeReading(_ head: HTTPRequest, maxBodyBytes: Int) -> HTTPError? {
+    static func rejectBeforeReading(_ head: HTTPRequest, maxBodyBytes: Int, maxHeaderBytes: Int = .max) -> HTTPError? {
+        if maxHeaderBytes != .max {
+            let headerBytes = head.headerFields.reduce(0) { $0 + $1.name.rawName.utf8.count + $1.value.utf8.count }
+            if headerBytes > maxHeaderBytes {
+                return HTTPError(.requestHeaderFieldsTooLarge, message: "request headers exceed \(maxHeaderBytes) bytes")
+            }
+        }
         if let expect = head.headerFields[.expect], expect.lowercased() != "100-continue" {
             return HTTPError(.expectationFailed, message: "unsupported expectation \(expect)")
         }

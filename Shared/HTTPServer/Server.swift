@@ -54,7 +54,7 @@ public struct Server: Service {
         await onListening(address)
 
         let tracker = ConnectionTracker(maxConnections: limits.maxConnections)
-        let loop = RequestLoop(responder: responder, maxBodyBytes: limits.maxBodyBytes, logger: logger)
+        let loop = RequestLoop(responder: responder, maxBodyBytes: limits.maxBodyBytes, maxHeaderBytes: limits.maxHeaderBytes, logger: logger)
         try await withGracefulShutdownHandler {
             try await serverChannel.executeThenClose { connections in
                 await withDiscardingTaskGroup { group in
@@ -165,7 +165,9 @@ public struct Server: Service {
         var http2 = NIOHTTP2Handler.Configuration()
         http2.connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderBytes),
+            // HPACK treats an oversize header list as a connection error (GOAWAY); the headroom lets the
+            // request loop answer moderately oversize headers with 431 on the stream instead, as HTTP/1 does.
+            HTTP2Setting(parameter: .maxHeaderListSize, value: max(limits.maxHeaderBytes * 4, 64 * 1024)),
         ]
         let management = NIOHTTP2ServerConnectionManagementHandler.Configuration(
             maxIdleTime: TimeAmount(limits.idleTimeout),

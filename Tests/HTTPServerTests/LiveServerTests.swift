@@ -159,6 +159,19 @@ struct LiveServerTests {
         }
     }
 
+    @Test("headers over maxHeaderBytes but within HPACK's headroom are answered 431 over h2c too")
+    func h2cHeadersTooLargeGet431() async throws {
+        var configuration = ServerConfiguration()
+        configuration.limits = .testing(maxHeaderBytes: 4096)
+        try await withTestServer(configuration, responder: routes.responder()) { server in
+            let big = String(repeating: "b", count: 8192)
+            let result = try await Curl.run(["--http2-prior-knowledge", "-H", "X-Big: \(big)", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", server.url("/hello")])
+            #expect(result.stdout == "431 2", "\(result)")
+            let after = try await Curl.run(["--http2-prior-knowledge", server.url("/hello")])
+            #expect(after.stdout == "hello\n", "the server keeps serving")
+        }
+    }
+
     @Test("an h2c header list over the HPACK limit is a connection error (GOAWAY) and never reaches a handler")
     func h2cHeadersTooLarge() async throws {
         var configuration = ServerConfiguration()
