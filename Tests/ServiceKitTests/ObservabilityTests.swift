@@ -22,3 +22,24 @@ import Testing
         )
     }
 }
+
+@Suite struct ConcurrencyRuntimeTests {
+    @Test("kernel CPU lists are counted as the affinity mask shows them", arguments: [
+        ("0", 1), ("0-1", 2), ("0-3,8,10-11", 7), ("\t0-1\n", 2),
+    ])
+    func countsCPULists(list: String, expected: Int) {
+        #expect(ConcurrencyRuntime.cpuCount(inList: list) == expected)
+    }
+
+    @Test("malformed lists are not guessed at")
+    func rejectsMalformedLists() {
+        #expect(ConcurrencyRuntime.cpuCount(inList: "") == nil)
+        #expect(ConcurrencyRuntime.cpuCount(inList: "3-1") == nil)
+        #expect(ConcurrencyRuntime.cpuCount(inList: "a") == nil)
+    }
+
+    @Test("this process has at least one allowed CPU")
+    func allowedCPUs() {
+        #expect((ConcurrencyRuntime.allowedCPUCount() ?? 1) >= 1)
+    }
+}
