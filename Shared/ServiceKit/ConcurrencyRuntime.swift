@@ -7,17 +7,15 @@ import Glibc
 
 /// Process-wide runtime choices made once, first thing in `main`.
 public enum ConcurrencyRuntime {
-    /// Sizes NIO's event-loop group to the CPUs this process may run on, then runs Swift Concurrency's global
-    /// executor on those event-loop threads. Request handling then continues on the loop that read the request
-    /// instead of hopping to the cooperative pool and back; and under `taskset`/`CPUAffinity=` there is one loop
-    /// per allowed CPU, not one per CPU of the machine (NIO reads only the cgroup cpuset). Blocking work (fsync)
-    /// must stay on NIO's thread pool, as it already does. Call from the main thread before anything else runs.
-    @discardableResult
-    public static func runOnEventLoops() -> Bool {
+    /// Sizes NIO's event-loop group to the CPUs this process may run on: under `taskset` or systemd's
+    /// `CPUAffinity=` one loop per allowed CPU, not one per CPU of the machine (NIO reads only the cgroup
+    /// cpuset), so loops do not time-slice one core. Running Swift Concurrency's global executor on the loops
+    /// was measured too (bench/http.sh, A/B in one run) and gained nothing, so it is not done.
+    /// Call from `main` before anything touches NIO's singletons.
+    public static func sizeEventLoopsToAffinity() {
         if let allowed = allowedCPUCount(), allowed < System.coreCount {
             NIOSingletons.groupLoopCountSuggestion = allowed
         }
-        return NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// CPUs in this process's affinity mask (`Cpus_allowed_list` in /proc/self/status), where there is one.

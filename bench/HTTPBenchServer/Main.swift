@@ -14,7 +14,7 @@ struct BenchHTTPCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        ConcurrencyRuntime.runOnEventLoops()
+        ConcurrencyRuntime.sizeEventLoopsToAffinity()
         let (logger, _) = Observability.bootstrap(label: "bench-http", options: logging)
         let address = try ListenAddress(parsing: listen)
         var router = Router()

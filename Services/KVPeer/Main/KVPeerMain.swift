@@ -12,7 +12,7 @@ import Darwin
 @main
 struct KVPeerMain {
     static func main() async {
-        ConcurrencyRuntime.runOnEventLoops()
+        ConcurrencyRuntime.sizeEventLoopsToAffinity()
         let code = await KVPeerCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessEnvironment.current)
         exit(code)
     }
