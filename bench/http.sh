@@ -21,6 +21,8 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# stop_pid, free_port, wait_http_ok, to_ms, measure_begin/measure_end, ratio
+. "$REPO_ROOT/bench/lib.sh"
 SCRATCH="$REPO_ROOT/.build-release"
 PRODUCT=flotilla-bench-http
 
@@ -86,20 +88,6 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/flotilla-bench-http.XXXXXX")"
 FLOTILLA_PID=""
 NGINX_PID=""
 
-stop_pid() { # pid, name: TERM, wait up to 10 s, then KILL
-    local pid="$1" name="$2" i
-    [[ -n "$pid" ]] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    log "$name (pid $pid) did not stop after SIGTERM; killing"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
@@ -114,30 +102,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# A port nobody is listening on right now. Someone could take it before nginx binds; start_nginx retries.
-free_port() {
-    if command -v python3 >/dev/null; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-        return
-    fi
-    local port
-    while :; do
-        port=$(( 20000 + RANDOM % 30000 ))
-        ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return; }
-    done
-}
-
-# Polls until the URL answers 200 "ok", at most $2 tenths of a second. Extra curl flags after that.
-wait_http_ok() {
-    local url="$1" tries="$2" i
-    shift 2
-    for ((i = 0; i < tries; i++)); do
-        if [[ "$(curl -fsS --max-time 1 "$@" "$url" 2>/dev/null || true)" == "ok" ]]; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 start_flotilla() {
     local stdout="$OUT_DIR/flotilla.stdout" i url=""
@@ -211,15 +175,6 @@ EOF
 }
 
 # --- measurement ----------------------------------------------------------------------------------------
-# wrk latency like "1.23ms" / "850.00us" / "1.02s" -> milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; else if (u == "h") n *= 3600000
-        printf "%.2f", n
-    }'
-}
-
 # run_wrk name url -> sets RPS, P99, NOTE; raw output in $OUT_DIR/wrk-<name>.txt
 run_wrk() {
     local name="$1" url="$2" out="$OUT_DIR/wrk-$1.txt" errors
@@ -268,55 +223,10 @@ run_h2load() {
     rm -f "$reqlog"
 }
 
-# Clock ticks (user + system) used so far by the given processes, threads included.
-cpu_ticks() {
-    local pid total=0 t
-    for pid in "$@"; do
-        t="$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }')" || t=0
-        total=$(( total + ${t:-0} ))
-    done
-    echo "$total"
-}
-
-# Sets CHILD_SECONDS to user + system seconds of this shell's finished children (the load generator runs in
-# the foreground). Not usable as $(...): `times` must run in this shell, not in a subshell.
-children_seconds() {
-    times >"$WORK/times"
-    CHILD_SECONDS="$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); n += p[1] * 60 + p[2] } printf "%.3f", n }' "$WORK/times")"
-}
-
-# Busy clock ticks of all CPUs together, from /proc/stat.
-machine_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-
-# Around one measured run: CPU = the server's CPU, OTHER = CPU used by neither the server nor the load
-# generator (other work on the machine, disturbing the run), both in % of one core over the run.
-measure_begin() {
-    M_SERVER0="$(cpu_ticks $(server_pids "$1"))"
-    children_seconds
-    M_CLIENT0="$CHILD_SECONDS"
-    M_BUSY0="$(machine_busy_ticks)"
-    M_T0="$(date +%s.%N)"
-}
-measure_end() {
-    local server1 client1 busy1 t1
-    server1="$(cpu_ticks $(server_pids "$1"))"
-    children_seconds
-    client1="$CHILD_SECONDS"
-    busy1="$(machine_busy_ticks)"
-    t1="$(date +%s.%N)"
-    CPU="$(awk -v d="$(( server1 - M_SERVER0 ))" -v hz="$CLK_TCK" -v t="$(awk -v a="$M_T0" -v b="$t1" 'BEGIN { print b - a }')" \
-        'BEGIN { printf "%.0f", 100 * d / hz / t }')"
-    OTHER="$(awk -v busy="$(( busy1 - M_BUSY0 ))" -v server="$(( server1 - M_SERVER0 ))" -v c0="$M_CLIENT0" -v c1="$client1" \
-        -v hz="$CLK_TCK" -v t0="$M_T0" -v t1="$t1" \
-        'BEGIN { o = (busy - server) / hz - (c1 - c0); if (o < 0) o = 0; printf "%.0f", 100 * o / (t1 - t0) }')"
-}
-
 # The server's processes: flotilla is one process; nginx is its master plus the worker.
 server_pids() {
     if [[ "$1" == nginx ]]; then echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID"); else echo "$FLOTILLA_PID"; fi
 }
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 
 # --- run ------------------------------------------------------------------------------------------------
 CLK_TCK="$(getconf CLK_TCK)"
@@ -342,7 +252,9 @@ LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 {
     echo
     echo "Flotilla HTTP bench, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, kernel $(uname -r), nginx $(nginx -v 2>&1 | sed 's/.*nginx\///')"
-    echo "source: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$( [[ -n "$(git -C "$REPO_ROOT" status --porcelain -- Package.swift Shared bench 2>/dev/null)" ]] && echo " + uncommitted changes in Package.swift/Shared/bench"); binary $BIN"
+    # Only what the binary is built from counts; uncommitted edits there are listed.
+    dirty="$(git -C "$REPO_ROOT" status --porcelain -- Package.swift Package.resolved Shared bench/HTTPBenchServer 2>/dev/null | awk '{ print $2 }' | tr '\n' ' ')"
+    echo "source: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)${dirty:+ + uncommitted changes in: $dirty}; binary $BIN"
     echo "server CPUs: ${SERVER_CPUS:-unpinned}; load generator CPUs: ${CLIENT_CPUS:-unpinned}; warm-up ${WARMUP}s before each run; flotilla --log-level $LOG_LEVEL"
     echo "HTTP/1.1: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency    (p99: wrk's latency distribution)"
     echo "h2c:      h2load -t$H2_THREADS -c$H2_CLIENTS -m$H2_STREAMS -D$DURATION    (prior knowledge, $CONNECTIONS streams in flight; p99: computed from h2load --log-file, mean/max: h2load)"
@@ -381,4 +293,11 @@ LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
     h2r="$(ratio "${R[flotilla,h2,rps]}" "${R[nginx,h2,rps]}")"
     verdict=$(awk -v a="$h1r" -v b="$h2r" 'BEGIN { print (a + 0 >= 0.8 && b + 0 >= 0.8) ? "MET" : "NOT MET" }')
     echo "goal >= 0.8x nginx req/s on both: $verdict (HTTP/1.1 ${h1r}x, h2c ${h2r}x)"
+    worst_other=0
+    for key in nginx,h1 flotilla,h1 nginx,h2 flotilla,h2; do
+        if (( ${R[$key,other]} > worst_other )); then worst_other=${R[$key,other]}; fi
+    done
+    if (( worst_other > 10 )); then
+        echo "WARNING: disturbed run (other CPU up to ${worst_other}% of a core); these ratios are not trustworthy, rerun on a quiet machine"
+    fi
 } | tee "$OUT_DIR/summary.txt"

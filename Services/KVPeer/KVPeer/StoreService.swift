@@ -281,18 +281,3 @@ private final class LogBox: @unchecked Sendable {
         self.lastIndex = lastIndex
     }
 }
-
-extension Timestamp {
-    /// The wall clock, for shells; cores take time as input.
-    @Sendable public static func now() -> Timestamp {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Timestamp(nanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec))
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

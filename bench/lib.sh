@@ -1,0 +1,99 @@
+# Shell helpers shared by the bench scripts (bench/http.sh, bench/kv.sh). Source it; it runs nothing itself.
+#
+# The sourcing script provides:
+#   die MSG, log MSG    error exit / progress line on stderr
+#   server_pids NAME    the pids whose CPU time counts as server NAME's (used by measure_begin/measure_end)
+#   CLK_TCK             $(getconf CLK_TCK), set before measure_begin is called
+#   WORK                a private temp directory (children_seconds writes a scratch file there)
+
+stop_pid() { # pid, name: TERM, wait up to 10 s, then KILL
+    local pid="$1" name="$2" i
+    [[ -n "$pid" ]] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    log "$name (pid $pid) did not stop after SIGTERM; killing"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# A port nobody is listening on right now. Someone could take it before the server binds; callers retry.
+free_port() {
+    if command -v python3 >/dev/null; then
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+        return
+    fi
+    local port
+    while :; do
+        port=$(( 20000 + RANDOM % 30000 ))
+        ss -Hltn "sport = :$port" | grep -q . || { echo "$port"; return; }
+    done
+}
+
+# Polls until the URL answers 200 "ok", at most $2 tenths of a second. Extra curl flags after that.
+wait_http_ok() {
+    local url="$1" tries="$2" i
+    shift 2
+    for ((i = 0; i < tries; i++)); do
+        if [[ "$(curl -fsS --max-time 1 "$@" "$url" 2>/dev/null || true)" == "ok" ]]; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# wrk latency like "1.23ms" / "850.00us" / "1.02s" -> milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000; else if (u == "h") n *= 3600000
+        printf "%.2f", n
+    }'
+}
+
+# Clock ticks (user + system) used so far by the given processes, threads included.
+cpu_ticks() {
+    local pid total=0 t
+    for pid in "$@"; do
+        t="$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }')" || t=0
+        total=$(( total + ${t:-0} ))
+    done
+    echo "$total"
+}
+
+# Sets CHILD_SECONDS to user + system seconds of this shell's finished children (the load generator runs in
+# the foreground). Not usable as $(...): `times` must run in this shell, not in a subshell.
+children_seconds() {
+    times >"$WORK/times"
+    CHILD_SECONDS="$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); n += p[1] * 60 + p[2] } printf "%.3f", n }' "$WORK/times")"
+}
+
+# Busy clock ticks of all CPUs together, from /proc/stat.
+machine_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+# Around one measured run: CPU = the server's CPU, OTHER = CPU used by neither the server nor the load
+# generator (other work on the machine, disturbing the run), both in % of one core over the run.
+measure_begin() {
+    M_SERVER0="$(cpu_ticks $(server_pids "$1"))"
+    children_seconds
+    M_CLIENT0="$CHILD_SECONDS"
+    M_BUSY0="$(machine_busy_ticks)"
+    M_T0="$(date +%s.%N)"
+}
+measure_end() {
+    local server1 client1 busy1 t1
+    server1="$(cpu_ticks $(server_pids "$1"))"
+    children_seconds
+    client1="$CHILD_SECONDS"
+    busy1="$(machine_busy_ticks)"
+    t1="$(date +%s.%N)"
+    CPU="$(awk -v d="$(( server1 - M_SERVER0 ))" -v hz="$CLK_TCK" -v t="$(awk -v a="$M_T0" -v b="$t1" 'BEGIN { print b - a }')" \
+        'BEGIN { printf "%.0f", 100 * d / hz / t }')"
+    OTHER="$(awk -v busy="$(( busy1 - M_BUSY0 ))" -v server="$(( server1 - M_SERVER0 ))" -v c0="$M_CLIENT0" -v c1="$client1" \
+        -v hz="$CLK_TCK" -v t0="$M_T0" -v t1="$t1" \
+        'BEGIN { o = (busy - server) / hz - (c1 - c0); if (o < 0) o = 0; printf "%.0f", 100 * o / (t1 - t0) }')"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
