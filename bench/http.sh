@@ -130,25 +130,7 @@ start_nginx() {
         h1_port="$(free_port)"
         h2_port="$(free_port)"
         [[ "$h1_port" != "$h2_port" ]] || continue
-        cat >"$prefix/conf/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $prefix/logs/nginx.pid;
-error_log $prefix/logs/error.log warn;
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
-    keepalive_timeout 75s;
-    client_body_temp_path $prefix/tmp/body;
-    proxy_temp_path $prefix/tmp/proxy;
-    fastcgi_temp_path $prefix/tmp/fastcgi;
-    uwsgi_temp_path $prefix/tmp/uwsgi;
-    scgi_temp_path $prefix/tmp/scgi;
+        nginx_conf "$prefix" "$(cat <<EOF
     server {
         listen 127.0.0.1:$h1_port;
         location = / { return 200 "ok\n"; }
@@ -157,8 +139,8 @@ http {
         listen 127.0.0.1:$h2_port http2;
         location = / { return 200 "ok\n"; }
     }
-}
 EOF
+)" >"$prefix/conf/nginx.conf"
         : >"$prefix/logs/error.log"
         "${server_prefix[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e "$prefix/logs/error.log" &
         NGINX_PID=$!

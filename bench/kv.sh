@@ -198,31 +198,13 @@ start_nginx() {
     mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
     for ((attempt = 1; attempt <= 5; attempt++)); do
         port="$(free_port)"
-        cat >"$prefix/conf/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $prefix/logs/nginx.pid;
-error_log $prefix/logs/error.log warn;
-events {
-    worker_connections 1024;
-}
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
-    keepalive_timeout 75s;
-    client_body_temp_path $prefix/tmp/body;
-    proxy_temp_path $prefix/tmp/proxy;
-    fastcgi_temp_path $prefix/tmp/fastcgi;
-    uwsgi_temp_path $prefix/tmp/uwsgi;
-    scgi_temp_path $prefix/tmp/scgi;
+        nginx_conf "$prefix" "$(cat <<EOF
     server {
         listen 127.0.0.1:$port;
         location / { return 200 "ok\n"; }
     }
-}
 EOF
+)" >"$prefix/conf/nginx.conf"
         : >"$prefix/logs/error.log"
         "${server_prefix[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e "$prefix/logs/error.log" &
         NGINX_PID=$!

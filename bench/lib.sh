@@ -97,3 +97,31 @@ measure_end() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+# nginx_conf PREFIX SERVER_BLOCKS: the config both benchmarks give nginx (one worker, no access log, keep-alive
+# connections never recycled, every path under PREFIX), with the caller's server blocks inside http { }.
+nginx_conf() {
+    local prefix="$1" servers="$2"
+    cat <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $prefix/logs/nginx.pid;
+error_log $prefix/logs/error.log warn;
+events {
+    worker_connections 1024;
+}
+http {
+    access_log off;
+    default_type text/plain;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    client_body_temp_path $prefix/tmp/body;
+    proxy_temp_path $prefix/tmp/proxy;
+    fastcgi_temp_path $prefix/tmp/fastcgi;
+    uwsgi_temp_path $prefix/tmp/uwsgi;
+    scgi_temp_path $prefix/tmp/scgi;
+$servers
+}
+EOF
+}
