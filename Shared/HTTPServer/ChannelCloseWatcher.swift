@@ -1,48 +1,50 @@
 import NIOCore
 import Synchronization
 
-/// Suspends until a channel closes or the waiting task is cancelled, whichever comes first.
+/// Tells waiters when a channel closes. One per connection (or HTTP/2 stream): it hooks `closeFuture` once,
+/// so a keep-alive connection serving thousands of long polls does not pile up a callback per response.
 /// `closeFuture.get()` cannot be cancelled, which is why this exists.
-enum ChannelCloseWatcher {
-    static func waitForClose(of channel: any Channel) async {
-        let signal = Signal()
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                guard signal.install(continuation) else { return }
-                channel.closeFuture.whenComplete { _ in signal.fire() }
+final class ChannelCloseWatcher: Sendable {
+    private struct State {
+        var closed = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    init(_ channel: any Channel) {
+        channel.closeFuture.whenComplete { [self] _ in
+            let waiters = state.withLock { state in
+                state.closed = true
+                defer { state.waiters = [:] }
+                return Array(state.waiters.values)
             }
-        } onCancel: {
-            signal.fire()
+            for waiter in waiters { waiter.resume() }
         }
     }
 
-    private final class Signal: Sendable {
-        private enum State {
-            case idle
-            case waiting(CheckedContinuation<Void, Never>)
-            case fired
+    var waiterCount: Int { state.withLock { $0.waiters.count } }
+
+    /// Returns when the channel has closed or the calling task is cancelled, whichever comes first.
+    func waitForClose() async {
+        let id = state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
         }
-
-        private let state = Mutex(State.idle)
-
-        /// False (and the continuation already resumed) when the signal fired first.
-        func install(_ continuation: CheckedContinuation<Void, Never>) -> Bool {
-            let installed = state.withLock { state -> Bool in
-                guard case .idle = state else { return false }
-                state = .waiting(continuation)
-                return true
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // Checked under the lock that the close callback and onCancel take, so neither is missed.
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.closed || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if !installed { continuation.resume() }
-            return installed
-        }
-
-        func fire() {
-            let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                defer { state = .fired }
-                if case .waiting(let continuation) = state { return continuation }
-                return nil
-            }
-            waiting?.resume()
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume()
         }
     }
 }

@@ -28,6 +28,7 @@ struct RequestLoop: Sendable {
         let remoteAddress = channel.channel.remoteAddress
         let allocator = channel.channel.allocator
         do {
+            let closeWatcher = ChannelCloseWatcher(channel.channel)
             try await channel.executeThenClose { inbound, outbound in
                 var iterator = inbound.makeAsyncIterator()
                 while let part = try await iterator.next() {
@@ -41,7 +42,7 @@ struct RequestLoop: Sendable {
                         expectsContinue: head.headerFields[.expect]?.lowercased() == "100-continue"
                     )
                     let keepOpen = try await exchange(
-                        head, body: body, outbound: outbound, channel: channel.channel,
+                        head, body: body, outbound: outbound, closeWatcher: closeWatcher,
                         connection: (remoteAddress, allocator, isHTTP2)
                     )
                     iterator = body.takeIterator()
@@ -61,7 +62,7 @@ struct RequestLoop: Sendable {
         _ head: HTTPRequest,
         body: RequestBodyStream,
         outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>,
-        channel: any Channel,
+        closeWatcher: ChannelCloseWatcher,
         connection: (remote: SocketAddress?, allocator: ByteBufferAllocator, isHTTP2: Bool)
     ) async throws -> Bool {
         let start = ContinuousClock.now
@@ -71,7 +72,7 @@ struct RequestLoop: Sendable {
             // The unread body would have to be swallowed to reuse the connection; closing is cheaper.
             // HTTP/2 forbids connection-specific fields (the write would fail); ending the stream suffices.
             if !connection.isHTTP2 { rejection.headerFields[.connection] = "close" }
-            _ = try await write(rejection.response(allocator: connection.allocator), for: head, outbound: outbound, channel: channel)
+            _ = try await write(rejection.response(allocator: connection.allocator), for: head, outbound: outbound, closeWatcher: closeWatcher)
             return false
         } else {
             let request = Request(head: head, body: RequestBodyStream.stream(body))
@@ -93,7 +94,7 @@ struct RequestLoop: Sendable {
             }
         }
 
-        let completed = try await write(response, for: head, outbound: outbound, channel: channel)
+        let completed = try await write(response, for: head, outbound: outbound, closeWatcher: closeWatcher)
         logger.debug(
             "request",
             metadata: [
@@ -137,7 +138,7 @@ struct RequestLoop: Sendable {
         _ response: Response,
         for request: HTTPRequest,
         outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>,
-        channel: any Channel
+        closeWatcher: ChannelCloseWatcher
     ) async throws -> Bool {
         var head = HTTPResponse(status: response.status, headerFields: response.headerFields)
         switch response.body.storage {
@@ -168,7 +169,7 @@ struct RequestLoop: Sendable {
                 }
                 // Long-polls may wait for hours: the producer must learn at once that nobody is listening.
                 group.addTask {
-                    await ChannelCloseWatcher.waitForClose(of: channel)
+                    await closeWatcher.waitForClose()
                     return false
                 }
                 let first = await group.next() ?? false
