@@ -216,14 +216,7 @@ public final class KeysStore: @unchecked Sendable {
                 return .failure(StoreError(code: StoreError.dirNotEmpty, cause: path, index: currentIndex))
             }
         }
-        let nextIndex = currentIndex + 1
-        var event = StoreEvent(action: .delete, node: NodeExtern(key: path, modifiedIndex: nextIndex, createdIndex: node.createdIndex), etcdIndex: nextIndex)
-        event.prevNode = node.repr(recursive: false, sorted: false, now: now, path: path)
-        event.node.dir = node.isDir
-        removeNotifying(node, path: path, event: event, deliveries: &deliveries)
-        currentIndex = nextIndex
-        finish(&event, refresh: false, deliveries: &deliveries)
-        return .success(event)
+        return .success(removeNode(node, at: path, action: .delete, now: now, deliveries: &deliveries))
     }
 
     private func compareAndDelete(_ key: String, prevValue: String, prevIndex: UInt64, now: Timestamp, deliveries: inout [WatchDelivery]) -> Result<StoreEvent, StoreError> {
@@ -239,27 +232,15 @@ public final class KeysStore: @unchecked Sendable {
         if let cause = compareFailure(node, prevValue: prevValue, prevIndex: prevIndex) {
             return .failure(StoreError(code: StoreError.testFailed, cause: cause, index: currentIndex))
         }
-        currentIndex += 1
-        var event = StoreEvent(action: .compareAndDelete, node: NodeExtern(key: path, modifiedIndex: currentIndex, createdIndex: node.createdIndex), etcdIndex: currentIndex)
-        event.prevNode = node.repr(recursive: false, sorted: false, now: now, path: path)
-        removeNotifying(node, path: path, event: event, deliveries: &deliveries)
-        finish(&event, refresh: false, deliveries: &deliveries)
-        return .success(event)
+        return .success(removeNode(node, at: path, action: .compareAndDelete, now: now, deliveries: &deliveries))
     }
 
     /// etcd `DeleteExpiredKeys`: one `expire` event (and index) per expired node, children go with their directory.
     private func expireKeys(cutoff: Timestamp, now: Timestamp, deliveries: inout [WatchDelivery]) -> [StoreEvent] {
         var events: [StoreEvent] = []
         while let node = ttlHeap.top, let expiration = node.expiration, expiration <= cutoff {
-            currentIndex += 1
-            let path = node.path
-            var event = StoreEvent(action: .expire, node: NodeExtern(key: path, modifiedIndex: currentIndex, createdIndex: node.createdIndex), etcdIndex: currentIndex)
-            event.prevNode = node.repr(recursive: false, sorted: false, now: now, path: path)
-            event.node.dir = node.isDir
-            removeNotifying(node, path: path, event: event, deliveries: &deliveries)
+            events.append(removeNode(node, at: node.path, action: .expire, now: now, deliveries: &deliveries))
             stats.expireCount += 1
-            finish(&event, refresh: false, deliveries: &deliveries)
-            events.append(event)
         }
         return events
     }
@@ -396,6 +377,18 @@ public final class KeysStore: @unchecked Sendable {
         ttlHeap.update(node)
         extern.expiration = expiration
         extern.ttl = expiration.map { $0.remainingTTL(at: now) }
+    }
+
+    /// delete, compare-and-delete and expire alike: one index, one event for the node (a directory takes its
+    /// subtree with it), watchers of every removed path told.
+    private func removeNode(_ node: StoreNode, at path: String, action: StoreAction, now: Timestamp, deliveries: inout [WatchDelivery]) -> StoreEvent {
+        currentIndex += 1
+        var event = StoreEvent(action: action, node: NodeExtern(key: path, modifiedIndex: currentIndex, createdIndex: node.createdIndex), etcdIndex: currentIndex)
+        event.prevNode = node.repr(recursive: false, sorted: false, now: now, path: path)
+        event.node.dir = node.isDir
+        removeNotifying(node, path: path, event: event, deliveries: &deliveries)
+        finish(&event, refresh: false, deliveries: &deliveries)
+        return event
     }
 
     /// Unlinks a node and its subtree, telling watchers of every removed path (etcd's delete callback).
