@@ -30,6 +30,7 @@ struct GoServeMuxMiddleware: Middleware {
 
     /// Go `cleanPath`: `path.Clean` of a rooted path, keeping a trailing slash.
     static func cleanPath(_ path: String) -> String {
+        if isClean(path) { return path }
         if path.isEmpty { return "/" }
         let rooted = path.hasPrefix("/") ? path : "/" + path
         var stack: [Substring] = []
@@ -43,6 +44,26 @@ struct GoServeMuxMiddleware: Middleware {
         var cleaned = "/" + stack.joined(separator: "/")
         if rooted.hasSuffix("/"), cleaned != "/" { cleaned += "/" }
         return cleaned
+    }
+
+    /// Every request passes here, and nearly every path is already clean: check with one scan, no allocation.
+    /// Clean means rooted, with no empty, `.` or `..` segment except an empty last one (the trailing slash).
+    static func isClean(_ path: String) -> Bool {
+        var utf8 = path.utf8[...]
+        guard utf8.popFirst() == UInt8(ascii: "/") else { return false }
+        var segmentLength = 0
+        var dots = 0
+        for byte in utf8 {
+            if byte == UInt8(ascii: "/") {
+                if segmentLength == 0 || segmentLength == dots && dots <= 2 { return false }
+                segmentLength = 0
+                dots = 0
+            } else {
+                segmentLength += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        return !(segmentLength > 0 && segmentLength == dots && dots <= 2)
     }
 
     /// Go `url.URL.EscapedPath` for a path without a raw form: unreserved bytes and `$&+,/:;=@` stay.
