@@ -70,6 +70,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
+                "GoJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

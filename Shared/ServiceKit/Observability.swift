@@ -1,3 +1,4 @@
+import GoJSON
 public import Logging
 import Metrics
 public import Prometheus
@@ -76,22 +77,11 @@ public struct JSONLogHandler: LogHandler {
         return out + "}\n"
     }
 
+    /// A JSON string literal, escaped as everywhere else in Flotilla (GoJSON).
     static func quote(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var bytes: [UInt8] = []
+        GoJSON.appendString(string, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func timestamp() -> String {

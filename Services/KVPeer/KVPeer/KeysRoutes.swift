@@ -52,7 +52,7 @@ struct KeysRoutes: Sendable {
             // Every acknowledged write is applied before it is acknowledged, so a local read is already
             // linearizable on a single member; quorum reads take the same path.
             let (result, raftIndex) = service.read { store in
-                (store.get(keysRequest.key, recursive: recursive, sorted: sorted, now: clock()), service.appliedIndexUnlocked)
+                (store.get(keysRequest.key, recursive: recursive, sorted: sorted, now: clock()), service.appliedIndex)
             }
             return respond(result, raftIndex: raftIndex, noValueOnSuccess: false, base: base, allocator: context.allocator)
         case .write(let command):

@@ -21,7 +21,6 @@ public final class StoreService: Service, Sendable {
     private struct State: ~Copyable {
         var store: KeysStore
         var watchers: [WatcherID: AsyncStream<StoreEvent>.Continuation] = [:]
-        var appliedIndex: UInt64 = 0
         var entriesSinceSnapshot: UInt64 = 0
     }
 
@@ -40,7 +39,9 @@ public final class StoreService: Service, Sendable {
     private let snapshotCount: UInt64
     private let logger: Logger
     private let clock: @Sendable () -> Timestamp
-    private let appliedIndexMirror = Atomic<UInt64>(0)
+    /// Written only by the apply loop while it holds the store lock, so a read under the lock is exact and a
+    /// read without it is at worst one batch behind.
+    private let applied = Atomic<UInt64>(0)
     private static let maxBatch = 4096
 
     /// Opens (or creates) the data directory, restores the latest snapshot and replays the log after it.
@@ -61,12 +62,12 @@ public final class StoreService: Service, Sendable {
             "store recovered",
             metadata: ["kvpeer.raft_index": "\(applied)", "kvpeer.etcd_index": "\(store.currentIndex)", "kvpeer.replayed": "\(recovered.entries.count)"]
         )
-        self.state = Mutex(State(store: store, appliedIndex: applied, entriesSinceSnapshot: UInt64(recovered.entries.count)))
+        self.state = Mutex(State(store: store, entriesSinceSnapshot: UInt64(recovered.entries.count)))
         self.log = LogBox(wal: wal, lastIndex: applied)
         self.snapshotCount = max(1, snapshotCount)
         self.logger = logger
         self.clock = clock
-        appliedIndexMirror.store(applied, ordering: .relaxed)
+        self.applied.store(applied, ordering: .relaxed)
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -142,14 +143,13 @@ public final class StoreService: Service, Sendable {
                 let raftIndex = first + UInt64(offset)
                 let (result, deliveries) = state.store.apply(proposal.command, now: now)
                 Self.deliver(deliveries, in: &state)
-                state.appliedIndex = raftIndex
-                appliedIndexMirror.store(raftIndex, ordering: .relaxed)
+                applied.store(raftIndex, ordering: .relaxed)
                 answers.append(AppliedWrite(result: result.map { $0.first ?? StoreEvent(action: .expire, node: NodeExtern(key: "/", modifiedIndex: 0, createdIndex: 0), etcdIndex: state.store.currentIndex) }, raftIndex: raftIndex))
             }
             state.entriesSinceSnapshot += UInt64(batch.count)
             guard state.entriesSinceSnapshot >= snapshotCount else { return (answers, nil) }
             state.entriesSinceSnapshot = 0
-            return (answers, (state.store.snapshot(), state.appliedIndex))
+            return (answers, (state.store.snapshot(), applied.load(ordering: .relaxed)))
         }
         for (proposal, answer) in zip(batch, answers) {
             proposal.continuation?.resume(returning: answer)
@@ -195,10 +195,8 @@ public final class StoreService: Service, Sendable {
         try state.withLock { state in try body(state.store) }
     }
 
-    public var appliedIndex: UInt64 { state.withLock { $0.appliedIndex } }
-
-    /// The applied index for use inside `read`, which already holds the lock.
-    var appliedIndexUnlocked: UInt64 { appliedIndexMirror.load(ordering: .relaxed) }
+    /// The log index of the last applied entry (`X-Raft-Index`).
+    public var appliedIndex: UInt64 { applied.load(ordering: .relaxed) }
 
     public enum WatchStart: Sendable {
         /// The event was already in history; `etcdIndex` is the current index.
@@ -213,13 +211,13 @@ public final class StoreService: Service, Sendable {
             case .failure(let error):
                 return .failure(error)
             case .success(.historical(let event)):
-                return .success(.historical(event, raftIndex: state.appliedIndex))
+                return .success(.historical(event, raftIndex: applied.load(ordering: .relaxed)))
             case .success(.registered(let id)):
                 // etcd's per-watcher channel holds 100 events; a reader slower than that is dropped.
                 let (events, continuation) = AsyncStream.makeStream(of: StoreEvent.self, bufferingPolicy: .bufferingOldest(100))
                 state.watchers[id] = continuation
                 return .success(.live(WatchSubscription(
-                    id: id, events: events, startIndex: state.store.currentIndex, raftIndex: state.appliedIndex, service: self
+                    id: id, events: events, startIndex: state.store.currentIndex, raftIndex: applied.load(ordering: .relaxed), service: self
                 )))
             }
         }
