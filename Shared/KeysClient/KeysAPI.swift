@@ -36,6 +36,7 @@ public struct KeysAPI: Sendable {
         httpConfiguration.timeout = .init(connect: TimeAmount(configuration.connectTimeout), read: nil)
         httpConfiguration.httpVersion = .http1Only
         httpConfiguration.redirectConfiguration = .disallow
+        httpConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, configuration.maxConnectionsPerEndpoint)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         let result: Result
         do {

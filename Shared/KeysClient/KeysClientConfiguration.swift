@@ -12,6 +12,8 @@ public struct KeysClientConfiguration: Sendable {
     public var maxResponseBytes: Int
     /// Delay between retries of a watch whose endpoints all failed.
     public var backoff: Backoff
+    /// Keep-alive connections kept per endpoint; as many requests run at once before the rest queue.
+    public var maxConnectionsPerEndpoint: Int
 
     public init(
         endpoints: [String],
@@ -19,7 +21,8 @@ public struct KeysClientConfiguration: Sendable {
         watchPollTimeout: Duration = .seconds(300),
         connectTimeout: Duration = .seconds(1),
         maxResponseBytes: Int = 64 * 1024 * 1024,
-        backoff: Backoff = Backoff()
+        backoff: Backoff = Backoff(),
+        maxConnectionsPerEndpoint: Int = 8
     ) {
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.requestTimeout = requestTimeout
@@ -27,6 +30,7 @@ public struct KeysClientConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.maxResponseBytes = maxResponseBytes
         self.backoff = backoff
+        self.maxConnectionsPerEndpoint = maxConnectionsPerEndpoint
     }
 }
 

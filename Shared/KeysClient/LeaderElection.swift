@@ -63,8 +63,13 @@ public struct LeaderElection: Sendable {
                 return result
             }
         } catch {
-            // Children are finished here, so the lease index is final.
-            if !(error is LeaseLostError) { try? await client.releaseLease(current.value) }
+            // Children are finished here, so the lease index is final. The release runs in a task of its own:
+            // this one may be cancelled (a shutdown), and a cancelled request would leave the lease to expire,
+            // delaying the next leader by a whole TTL.
+            if !(error is LeaseLostError) {
+                let lease = current.value
+                await Task { try? await client.releaseLease(lease) }.value
+            }
             throw error
         }
         try await client.releaseLease(current.value)
