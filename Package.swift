@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "HTTPServer", targets: ["HTTPServer"]),
         .library(name: "KeysClient", targets: ["KeysClient"]),
         .library(name: "ServiceKit", targets: ["ServiceKit"]),
+        .library(name: "UnitFile", targets: ["UnitFile"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -30,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // JSON text as Go writes it; stdlib only, shared by the HTTP server and kv-peer's store.
@@ -109,6 +111,52 @@ let package = Package(
             path: "Services/KVPeer/Main",
             swiftSettings: settings
         ),
+        // systemd unit files as fleet reads them: syntax, canonical form and hash, names, specifiers, [X-Fleet].
+        .target(
+            name: "UnitFile",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/UnitFile",
+            swiftSettings: settings
+        ),
+        // A seedable generator for simulations and randomized tests (stdlib only).
+        .target(name: "SeededRandom", path: "Shared/SeededRandom", swiftSettings: settings),
+        // The scheduler's pure decision core: (units, machines, schedule) -> actions with reasons.
+        .target(name: "SchedulerCore", dependencies: ["UnitFile"], path: "Services/Scheduler/SchedulerCore", swiftSettings: settings),
+        // The scheduler service: fleet's key layout, API v1, leader lease, engine loop.
+        .target(
+            name: "Scheduler",
+            dependencies: [
+                "SchedulerCore", "UnitFile", "KeysClient", "HTTPServer", "ServiceKit", "GoJSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Scheduler/Scheduler",
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "scheduler",
+            dependencies: ["Scheduler", "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/Scheduler/Main",
+            swiftSettings: settings
+        ),
+        // Drives bench/scheduler.sh: submits units, simulates machines, times placement; not a service.
+        .executableTarget(
+            name: "flotilla-bench-scheduler",
+            dependencies: [
+                "KeysClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/SchedulerBench",
+            swiftSettings: settings
+        ),
         // Serves one trivial route for bench/http.sh; not a service.
         .executableTarget(
             name: "flotilla-bench-http",
@@ -162,11 +210,11 @@ let package = Package(
             path: "Tests/KeysClientTests",
             swiftSettings: settings
         ),
-        .testTarget(name: "KVStorageTests", dependencies: ["KVStorage"], path: "Tests/KVStorageTests", swiftSettings: settings),
+        .testTarget(name: "KVStorageTests", dependencies: ["KVStorage", "SeededRandom"], path: "Tests/KVStorageTests", swiftSettings: settings),
         .testTarget(
             name: "KVPeerTests",
             dependencies: [
-                "KVPeer", "KeysStore", "KeysClient", "TestSupport", "HTTPServer",
+                "KVPeer", "KeysStore", "KeysClient", "TestSupport", "HTTPServer", "SeededRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -174,6 +222,22 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Tests/KVPeerTests",
+            swiftSettings: settings
+        ),
+        .testTarget(name: "UnitFileTests", dependencies: ["UnitFile", "SeededRandom"], path: "Tests/UnitFileTests", swiftSettings: settings),
+        .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "UnitFile", "SeededRandom"], path: "Tests/SchedulerCoreTests", swiftSettings: settings),
+        .testTarget(
+            name: "SchedulerTests",
+            dependencies: [
+                "Scheduler", "SchedulerCore", "UnitFile", "KeysClient", "TestSupport", "HTTPServer", "ServiceKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Tests/SchedulerTests",
             swiftSettings: settings
         ),
         .testTarget(name: "KeysStoreTests", dependencies: ["KeysStore"], path: "Tests/KeysStoreTests", swiftSettings: settings),
