@@ -4,8 +4,8 @@
 #   1. submit UNITS units (desired launched) through the fleet API of an API-only scheduler (--disable-engine)
 #   2. register MACHINES simulated machines (presence keys, as agents write them)
 #   3. start a fresh scheduler with its engine and time it until every unit is placed; count the keys API
-#      operations the store answered meanwhile (/v2/stats/store, so every client's requests, i.e. the engine's
-#      and the API-only scheduler's watch)
+#      requests the engine sent (its /metrics, flotilla_keys_requests_total) and every operation the store
+#      answered meanwhile (/v2/stats/store: also the API-only scheduler's watches and this driver's polling)
 #   4. let one machine's presence expire (TTL LOSS_TTL) and time until its units are placed elsewhere
 # and prints one table. The driver is bench/SchedulerBench (flotilla-bench-scheduler).
 #
@@ -143,7 +143,8 @@ row() { # label field goal
 }
 row "submit through the API (s)" submit_seconds "-"
 row "full placement by a fresh engine (s)" place_seconds "<= 5"
-row "keys API operations during placement" place_keys_requests "-"
+row "keys API requests by the engine" place_engine_requests "-"
+row "store operations during placement (all)" place_store_operations "-"
 row "most / fewest units on one machine" max_units_per_machine "-"
 row "" min_units_per_machine ""
 row "re-placed after presence expiry (s)" replace_after_expiry_seconds "-"

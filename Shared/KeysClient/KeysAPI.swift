@@ -1,5 +1,6 @@
 public import AsyncHTTPClient
 public import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -16,12 +17,14 @@ public struct KeysAPI: Sendable {
     let httpClient: HTTPClient
     let logger: Logger
     private let preferred: PreferredEndpoint
+    private let requests: RequestCounters
 
     public init(configuration: KeysClientConfiguration, httpClient: HTTPClient, logger: Logger) {
         precondition(!configuration.endpoints.isEmpty, "a KeysAPI needs at least one endpoint")
         self.configuration = configuration
         self.httpClient = httpClient
         self.logger = logger
+        self.requests = RequestCounters()
         self.preferred = PreferredEndpoint()
     }
 
@@ -168,6 +171,7 @@ public struct KeysAPI: Sendable {
                 request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
                 request.body = .bytes(ByteBuffer(string: form.encoded))
             }
+            requests.count(method, longPoll: isLongPoll)
             do {
                 let response = try await httpClient.execute(request, timeout: TimeAmount(timeout), logger: logger)
                 let body = try await response.body.collect(upTo: configuration.maxResponseBytes)
@@ -324,5 +328,26 @@ struct KeysQuery: Sendable {
 extension String {
     func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// `flotilla_keys_requests_total{method=…}`: every request sent to the keys API (watch long-polls as
+/// `WATCH`), so a service's load on the store can be read from its own `/metrics`.
+struct RequestCounters: Sendable {
+    private let get = Counter(label: "flotilla_keys_requests_total", dimensions: [("method", "GET")])
+    private let put = Counter(label: "flotilla_keys_requests_total", dimensions: [("method", "PUT")])
+    private let post = Counter(label: "flotilla_keys_requests_total", dimensions: [("method", "POST")])
+    private let delete = Counter(label: "flotilla_keys_requests_total", dimensions: [("method", "DELETE")])
+    private let watch = Counter(label: "flotilla_keys_requests_total", dimensions: [("method", "WATCH")])
+
+    func count(_ method: HTTPMethod, longPoll: Bool) {
+        switch method {
+        case _ where longPoll: watch.increment()
+        case .GET, .HEAD: get.increment()
+        case .PUT: put.increment()
+        case .POST: post.increment()
+        case .DELETE: delete.increment()
+        default: get.increment()
+        }
     }
 }

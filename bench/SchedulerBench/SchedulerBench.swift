@@ -59,12 +59,16 @@ struct SchedulerBench: AsyncParsableCommand {
         let engine = Process()
         engine.executableURL = URL(fileURLWithPath: "/bin/sh")
         engine.arguments = ["-c", engineCommand]
-        engine.standardOutput = FileHandle.nullDevice
+        let output = Pipe()
+        engine.standardOutput = output
         try engine.run()
         defer { engine.terminate() }
+        let engineURL = Task.detached { Self.readyURL(output.fileHandleForReading) }
         let placement = try await waitForPlacement(keys, count: units, timeout: .seconds(600))
         let placeSeconds = seconds(ContinuousClock.now - placeStart)
         let after = try await storeOperations()
+        guard let engineAPI = await engineURL.value else { throw BenchError("the engine printed no ready line") }
+        let engineRequests = try await keysRequests(engineAPI)
         let perMachine = Dictionary(grouping: placement, by: \.value).mapValues(\.count)
 
         // 4. One machine's presence expires; time until its units run elsewhere.
@@ -86,7 +90,9 @@ struct SchedulerBench: AsyncParsableCommand {
             "units": units, "machines": machines,
             "submit_seconds": submitSeconds,
             "place_seconds": placeSeconds,
-            "place_keys_requests": after - before,
+            "place_store_operations": after - before,
+            "place_engine_requests": engineRequests.total,
+            "place_engine_requests_by_method": engineRequests.byMethod,
             "max_units_per_machine": perMachine.values.max() ?? 0,
             "min_units_per_machine": perMachine.values.min() ?? 0,
             "loss_ttl_seconds": lossTTL,
@@ -153,6 +159,35 @@ struct SchedulerBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw BenchError("units of the lost machine not re-placed within \(timeout)")
+    }
+
+    /// `api=URL` from the first `listening …` line on `handle`; nil at EOF.
+    private static func readyURL(_ handle: FileHandle) -> String? {
+        var pending = ""
+        while true {
+            let chunk = handle.availableData
+            if chunk.isEmpty { return nil }
+            pending += String(decoding: chunk, as: UTF8.self)
+            while let newline = pending.firstIndex(of: "\n") {
+                let line = pending[..<newline]
+                pending = String(pending[pending.index(after: newline)...])
+                if line.hasPrefix("listening "), let pair = line.split(separator: " ").first(where: { $0.hasPrefix("api=") }) {
+                    return String(pair.dropFirst(4))
+                }
+            }
+        }
+    }
+
+    /// The engine's own count of keys API requests, from its `/metrics`.
+    private func keysRequests(_ api: String) async throws -> (total: Int, byMethod: [String: Int]) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api)/metrics"), timeout: .seconds(10))
+        let text = String(buffer: try await response.body.collect(upTo: 4 << 20))
+        var byMethod: [String: Int] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("flotilla_keys_requests_total{") {
+            guard let method = line.split(separator: "\"").dropFirst().first, let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            byMethod[String(method), default: 0] += Int(value)
+        }
+        return (byMethod.values.reduce(0, +), byMethod)
     }
 
     /// Every operation the store has answered so far (`/v2/stats/store`, served by etcd and kv-peer alike).

@@ -79,11 +79,14 @@ struct Engine: Sendable {
         let decision = PlacementEngine.decide(snapshot)
         let plan = mirror.read { cache in SchedulePlan(decision: decision, snapshot: snapshot, cache: cache) }
         guard !plan.isEmpty else { return true }
-        logger.debug("pass", metadata: [
+        logger.info("scheduling pass", metadata: [
             "schedule": "\(plan.schedules.count)", "unschedule": "\(plan.unschedules.count)",
             "update": "\(plan.updates.count)", "unplaced": "\(decision.unplaced.count)",
         ])
-        for action in plan.logged { logger.info("\(action)") }
+        // One line per action only at debug: a pass over a big cluster makes thousands.
+        if logger.logLevel <= .debug {
+            for action in plan.logged { logger.debug("\(action)") }
+        }
         // Unschedules first: a unit moved in this pass must be gone from its old machine before it appears
         // on the new one, so no agent pair runs it twice.
         let removed = await perform(plan.unschedules) { item in

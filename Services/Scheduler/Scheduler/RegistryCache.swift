@@ -30,8 +30,10 @@ struct RegistryCache: Sendable {
 
     /// Bumped by every accepted change; the engine and the API's reason cache key on it.
     private(set) var generation: UInt64 = 0
-    /// The highest keys-API index this view has seen from the watch or a full read.
-    private(set) var watchedIndex: UInt64 = 0
+    /// The directories below the prefix that are watched (each on its own, so a burst of writes in one
+    /// resyncs only that one), and the highest index each watch or read has delivered.
+    static let areas = ["job", "unit", "machines", "schedule", "states", "lease"]
+    private var watchedIndexes: [String: UInt64] = [:]
 
     struct JobView: Sendable, Equatable {
         var hash: String?
@@ -57,21 +59,48 @@ struct RegistryCache: Sendable {
         var index: UInt64
     }
 
-    init(layout: FleetKeyLayout) {
+    init(layout: FleetKeyLayout, generation: UInt64 = 0) {
         self.layout = layout
+        self.generation = generation
     }
 
     // MARK: Changes
 
-    /// Replaces the whole view with a recursive read of the prefix (`node == nil` when it does not exist).
-    mutating func load(_ node: KeysNode?, etcdIndex: UInt64) {
-        let survivingTombstones = tombstones.filter { $0.value > etcdIndex }
-        let nextGeneration = generation + 1
-        self = RegistryCache(layout: layout)
-        tombstones = survivingTombstones
+    /// Replaces the part of the view below `directory` (the whole prefix by default) with a recursive read of
+    /// it taken at `etcdIndex` (`node == nil` when the directory does not exist). Changes newer than the read
+    /// that this view already holds — this process's own writes, which the read may have missed — are kept, so
+    /// a resync never makes the engine forget what it just placed.
+    mutating func load(_ node: KeysNode?, etcdIndex: UInt64, under directory: String? = nil) {
+        let scope = directory.map { $0.hasSuffix("/") ? $0 : $0 + "/" } ?? layout.prefix
+        let inScope = { (key: String) in key.hasPrefix(scope) }
+        let newerLeaves = leaves.filter { inScope($0.key) && $0.value.index > etcdIndex }
+        let newerTombstones = tombstones.filter { inScope($0.key) && $0.value > etcdIndex }
+        if scope == layout.prefix {
+            let kept = self.tombstones.filter { !inScope($0.key) }
+            self = RegistryCache(layout: layout, generation: generation)
+            tombstones = kept
+        } else {
+            for key in leaves.keys where inScope(key) {
+                leaves[key] = nil
+                refresh(key)
+            }
+            tombstones = tombstones.filter { !inScope($0.key) }
+        }
         if let node { loadLeaves(of: node) }
-        watchedIndex = etcdIndex
-        generation = nextGeneration
+        for (key, index) in newerTombstones.sorted(by: { $0.value < $1.value }) {
+            if leaves[key] != nil {
+                _ = remove(key, index: index)
+            } else {
+                _ = removeDirectory(key, index: index)
+            }
+        }
+        for (key, leaf) in newerLeaves {
+            set(key, value: leaf.value, index: leaf.index)
+        }
+        for area in Self.areas where scope == layout.prefix || scope == layout.prefix + area + "/" {
+            watchedIndexes[area] = etcdIndex
+        }
+        generation += 1
     }
 
     private mutating func loadLeaves(of node: KeysNode) {
@@ -85,8 +114,8 @@ struct RegistryCache: Sendable {
     /// Applies one change, from the watch (`fromWatch`) or from a write this process made.
     @discardableResult
     mutating func apply(_ response: KeysResponse, fromWatch: Bool) -> Bool {
-        if fromWatch { watchedIndex = max(watchedIndex, response.index) }
         guard let node = response.node, let key = node.key else { return false }
+        if fromWatch, let area = area(of: key) { watchedIndexes[area] = max(watchedIndexes[area] ?? 0, response.index) }
         let changed: Bool
         if response.action.removesNode {
             changed = node.dir || response.prevNode?.dir == true
@@ -158,10 +187,16 @@ struct RegistryCache: Sendable {
         return false
     }
 
-    /// A tombstone only matters while a write older than it may still arrive through the watch.
+    /// A tombstone only matters while a write older than it may still arrive through its area's watch.
     private mutating func pruneTombstones() {
         guard tombstones.count > 64 else { return }
-        tombstones = tombstones.filter { $0.value > watchedIndex }
+        tombstones = tombstones.filter { key, index in
+            index > area(of: key).flatMap { watchedIndexes[$0] } ?? 0
+        }
+    }
+
+    private func area(of key: String) -> String? {
+        layout.components(of: key)?.first.map(String.init)
     }
 
     /// Rebuilds the typed view a leaf belongs to.

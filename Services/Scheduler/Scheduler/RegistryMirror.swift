@@ -31,10 +31,11 @@ final class RegistryMirror: Sendable {
     var layout: FleetKeyLayout { state.withLock { $0.cache.layout } }
     var isLoaded: Bool { state.withLock { $0.isLoaded } }
 
-    func load(_ node: KeysNode?, etcdIndex: UInt64) {
+    /// Replaces the view (below `directory`, or all of it) with a fresh read; see `RegistryCache.load`.
+    func load(_ node: KeysNode?, etcdIndex: UInt64, under directory: String? = nil) {
         state.withLock { state in
-            state.cache.load(node, etcdIndex: etcdIndex)
-            state.isLoaded = true
+            state.cache.load(node, etcdIndex: etcdIndex, under: directory)
+            if directory == nil { state.isLoaded = true }
         }
         changes.yield()
     }
@@ -44,6 +45,15 @@ final class RegistryMirror: Sendable {
     }
 
     func ring() { changes.yield() }
+
+    /// Waits (briefly, only at start-up) for the first read of the registry; false if it did not come in time.
+    func waitUntilLoaded(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !isLoaded {
+            guard ContinuousClock.now < deadline, (try? await Task.sleep(for: .milliseconds(5))) != nil else { return false }
+        }
+        return true
+    }
 
     func read<Result>(_ body: (borrowing RegistryCache) throws -> Result) rethrows -> Result {
         try state.withLock { try body($0.cache) }

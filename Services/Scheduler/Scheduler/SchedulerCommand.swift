@@ -13,9 +13,9 @@ public enum SchedulerCommand {
     public static func run(options: SchedulerOptions, environment: [String: String]) async throws {
         ConcurrencyRuntime.sizeEventLoopsToAffinity()
         let configuration = try options.configuration(environment: environment, defaultName: defaultInstanceName())
-        let (logger, _) = Observability.bootstrap(label: "scheduler", options: options.common.logging)
+        let (logger, metrics) = Observability.bootstrap(label: "scheduler", options: options.common.logging)
         try await KeysAPI.withClient(configuration: SchedulerServer.keysConfiguration(configuration), logger: logger) { keys in
-            let services = SchedulerServer.services(configuration: configuration, keys: keys, logger: logger) { url in
+            let services = SchedulerServer.services(configuration: configuration, keys: keys, logger: logger, registry: metrics) { url in
                 ReadyLine.announce([("api", url)])
             }
             try await ServiceRunner.run(services: services, logger: logger)

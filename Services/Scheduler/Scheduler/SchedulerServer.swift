@@ -3,6 +3,7 @@ import HTTPTypes
 import NIOCore
 public import KeysClient
 public import Logging
+public import Prometheus
 public import ServiceLifecycle
 import ServiceKit
 
@@ -13,6 +14,7 @@ public enum SchedulerServer {
         configuration: SchedulerConfiguration,
         keys: KeysAPI,
         logger: Logger,
+        registry metricsRegistry: PrometheusCollectorRegistry? = nil,
         onListening: @escaping @Sendable (String) async -> Void
     ) -> [any Service] {
         let mirror = RegistryMirror(layout: configuration.layout)
@@ -29,6 +31,7 @@ public enum SchedulerServer {
         router.notFound = { _, _ in throw FleetAPIError(.notFound, "resource not found") }
         router.methodNotAllowed = { _ in { _, _ in throw FleetAPIError(.methodNotAllowed, "method not allowed") } }
         api.register(in: &router)
+        if let metricsRegistry { router.addMetricsRoute(metricsRegistry) }
         let listen = configuration.listen
         let server = Server(
             configuration: ServerConfiguration(host: listen.host, port: listen.port),
@@ -47,15 +50,17 @@ public enum SchedulerServer {
     }
 }
 
-/// fleet stamps every response with `Server: fleetd/<version>`, and answers 503 until the first read of
-/// the registry is in, rather than serving an empty cluster.
+/// fleet stamps every response with `Server: fleetd/<version>`. Until the first read of the registry is in,
+/// requests wait for it (then 503), rather than being served from an empty cluster.
 struct FleetServerHeader: Middleware {
     let mirror: RegistryMirror
 
     func handle(_ request: Request, context: RequestContext, next: RequestHandler) async throws -> Response {
         var response: Response
         do {
-            guard mirror.isLoaded || request.path.hasSuffix("/discovery") else {
+            // Requests that arrive right after start-up wait for the first read rather than fail.
+            let ready = request.path.hasSuffix("/discovery") ? true : await mirror.waitUntilLoaded(timeout: .seconds(5))
+            guard ready else {
                 throw FleetAPIError(.serviceUnavailable, "registry not loaded yet: the keys API has not answered")
             }
             response = try await next(request, context)
