@@ -42,22 +42,21 @@ struct FleetAPI: Sendable {
 
     private func listUnits(_ request: Request) throws -> Response {
         let token = try PageToken.from(request.queryParameters, limit: tokenLimit)
-        let views = unitViews(named: nil)
-        let page = token.slice(views)
-        return FleetJSON.response(UnitPageJSON(nextPageToken: page.next, units: Array(page.items)))
+        let page = token.slice(mirror.read { cache in cache.jobs.keys.sorted() })
+        return FleetJSON.response(UnitPageJSON(nextPageToken: page.next, units: unitViews(named: page.items)))
     }
 
     private func getUnit(_ name: String) throws -> Response {
-        guard let view = unitViews(named: name).first else { throw FleetAPIError(.notFound, "unit does not exist") }
+        guard let view = unitViews(named: [name]).first else { throw FleetAPIError(.notFound, "unit does not exist") }
         return FleetJSON.response(view)
     }
 
-    /// Units sorted by name, each with where it runs, what its machine reports, and why it does not run.
-    private func unitViews(named only: String?) -> [UnitJSON] {
+    /// The named units (those that exist), each with where it runs, what its machine reports, and why it does
+    /// not run.
+    private func unitViews(named names: some Sequence<String>) -> [UnitJSON] {
         let (decision, broken) = mirror.currentDecision()
         return mirror.read { cache in
             let placements = cache.placements
-            let names = only.map { cache.jobs[$0] == nil ? [] : [$0] } ?? cache.jobs.keys.sorted()
             return names.compactMap { name -> UnitJSON? in
                 guard let job = cache.jobs[name], let hash = job.hash else { return nil }
                 let unit = cache.bodies[hash].flatMap { try? UnitFile(parsing: $0) }
