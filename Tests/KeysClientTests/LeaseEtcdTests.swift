@@ -7,13 +7,14 @@ import Testing
     @Test("a lease excludes others, renews past its TTL, releases, and expires when abandoned")
     func leaseLifecycle() async throws {
         try await withEtcdKeys { keys, _ in
-            let lease = try #require(try await keys.acquireLease("/lock", value: "a", ttl: .seconds(1)))
+            // A 2 s TTL renewed every 0.5 s: 1.5 s of slack per renewal, so a loaded machine cannot make it lapse.
+            let lease = try #require(try await keys.acquireLease("/lock", value: "a", ttl: .seconds(2)))
             #expect(try await keys.acquireLease("/lock", value: "b", ttl: .seconds(1)) == nil)
 
             // Renew across more than one TTL: the lease must survive.
             var current = lease
-            for _ in 0..<4 {
-                try await Task.sleep(for: .milliseconds(400))
+            for _ in 0..<6 {
+                try await Task.sleep(for: .milliseconds(500))
                 current = try await keys.renewLease(current)
             }
             #expect(try await keys.get("/lock").node?.value == "a")
