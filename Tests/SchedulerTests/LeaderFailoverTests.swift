@@ -57,13 +57,11 @@ struct LeaderFailoverTests {
                 try await ServiceProcess.with(product: "scheduler", arguments: Self.schedulerArguments(endpoint, name: "alpha")) { alpha in
                     try await eventually("alpha leads") { (try? await keys.get(layout.leaderLease).node?.value) == "alpha" }
                     try await ServiceProcess.with(product: "scheduler", arguments: Self.schedulerArguments(endpoint, name: "beta")) { _ in
-                        let stoppedAt = ContinuousClock.now
                         await alpha.stop()
                         // Far less than the 2 s TTL: the lease was deleted, not left to expire.
                         try await eventually("beta leads right after alpha stopped", timeout: .seconds(1.5)) {
                             (try? await keys.get(layout.leaderLease).node?.value) == "beta"
                         }
-                        _ = stoppedAt
                     }
                 }
             }

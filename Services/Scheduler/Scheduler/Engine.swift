@@ -10,7 +10,6 @@ struct Engine: Sendable {
         var reconcileInterval: Duration = .seconds(2)
         /// A full re-read of the registry, in case a change was missed.
         var reloadInterval: Duration = .seconds(30)
-        var leaderTTL: Duration = .seconds(5)
         /// Writes issued at once during a pass.
         var maxConcurrentWrites = 64
     }

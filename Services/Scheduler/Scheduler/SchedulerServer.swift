@@ -22,7 +22,7 @@ public enum SchedulerServer {
         let engine = Engine(
             registry: registry,
             election: LeaderElection(client: keys, key: configuration.layout.leaderLease, candidate: configuration.name, ttl: configuration.leaderTTL),
-            timings: Engine.Timings(reconcileInterval: configuration.reconcileInterval, leaderTTL: configuration.leaderTTL),
+            timings: Engine.Timings(reconcileInterval: configuration.reconcileInterval),
             logger: logger
         )
         let api = FleetAPI(registry: registry, tokenLimit: configuration.tokenLimit)
