@@ -145,6 +145,8 @@ let package = Package(
             path: "Services/Scheduler/Main",
             swiftSettings: settings
         ),
+        // The node agent's pure core: systemd service semantics as a state machine, command lines, environment.
+        .target(name: "SupervisorCore", dependencies: ["UnitFile"], path: "Services/NodeAgent/SupervisorCore", swiftSettings: settings),
         // Drives bench/scheduler.sh: submits units, simulates machines, times placement; not a service.
         .executableTarget(
             name: "flotilla-bench-scheduler",
@@ -226,6 +228,7 @@ let package = Package(
             path: "Tests/KVPeerTests",
             swiftSettings: settings
         ),
+        .testTarget(name: "SupervisorCoreTests", dependencies: ["SupervisorCore", "UnitFile"], path: "Tests/SupervisorCoreTests", swiftSettings: settings),
         .testTarget(name: "UnitFileTests", dependencies: ["UnitFile", "SeededRandom"], path: "Tests/UnitFileTests", swiftSettings: settings),
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "UnitFile", "SeededRandom"], path: "Tests/SchedulerCoreTests", swiftSettings: settings),
         .testTarget(
