@@ -123,11 +123,13 @@ let package = Package(
         .target(name: "SeededRandom", path: "Shared/SeededRandom", swiftSettings: settings),
         // The scheduler's pure decision core: (units, machines, schedule) -> actions with reasons.
         .target(name: "SchedulerCore", dependencies: ["UnitFile"], path: "Services/Scheduler/SchedulerCore", swiftSettings: settings),
-        // The scheduler service: fleet's key layout, API v1, leader lease, engine loop.
+        // Where the scheduler, the agents and the CLI keep the cluster's units and machines in the keys API.
+        .target(name: "FleetLayout", dependencies: ["SchedulerCore"], path: "Shared/FleetLayout", swiftSettings: settings),
+        // The scheduler service: API v1, leader lease, engine loop.
         .target(
             name: "Scheduler",
             dependencies: [
-                "SchedulerCore", "UnitFile", "KeysClient", "HTTPServer", "ServiceKit", "GoJSON",
+                "SchedulerCore", "FleetLayout", "UnitFile", "KeysClient", "HTTPServer", "ServiceKit", "GoJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -234,7 +236,7 @@ let package = Package(
         .testTarget(
             name: "SchedulerTests",
             dependencies: [
-                "Scheduler", "SchedulerCore", "UnitFile", "KeysClient", "TestSupport", "HTTPServer", "ServiceKit",
+                "Scheduler", "SchedulerCore", "FleetLayout", "UnitFile", "KeysClient", "TestSupport", "HTTPServer", "ServiceKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

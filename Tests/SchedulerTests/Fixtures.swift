@@ -1,3 +1,4 @@
+import FleetLayout
 import AsyncHTTPClient
 import Foundation
 import KeysClient

@@ -1,3 +1,4 @@
+import FleetLayout
 import Foundation
 import KeysClient
 import NIOHTTP1

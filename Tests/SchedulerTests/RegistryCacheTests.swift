@@ -1,3 +1,4 @@
+import FleetLayout
 import KeysClient
 @testable import Scheduler
 import SchedulerCore

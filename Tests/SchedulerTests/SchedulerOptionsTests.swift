@@ -1,3 +1,4 @@
+import FleetLayout
 import ArgumentParser
 import Scheduler
 import Testing

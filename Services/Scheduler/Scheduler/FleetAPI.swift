@@ -1,3 +1,4 @@
+import FleetLayout
 import Foundation
 import HTTPServer
 import HTTPTypes

@@ -1,3 +1,4 @@
+import FleetLayout
 import KeysClient
 import Logging
 import ServiceLifecycle

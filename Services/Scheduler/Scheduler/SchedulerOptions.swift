@@ -1,3 +1,4 @@
+public import FleetLayout
 public import ArgumentParser
 public import ServiceKit
 

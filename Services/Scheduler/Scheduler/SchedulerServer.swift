@@ -1,3 +1,4 @@
+import FleetLayout
 import HTTPServer
 import HTTPTypes
 import NIOCore

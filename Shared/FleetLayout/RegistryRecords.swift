@@ -2,11 +2,16 @@ import Foundation
 public import SchedulerCore
 
 /// `job/<unit>/object`: fleet stores the hash as Go's `[20]byte`, i.e. a JSON array of 20 numbers.
-struct JobObjectJSON: Codable, Equatable {
-    var Name: String
-    var UnitHash: [UInt8]
+public struct JobObjectJSON: Codable, Equatable, Sendable {
+    public var Name: String
+    public var UnitHash: [UInt8]
 
-    var hashHex: String? {
+    public init(Name: String, UnitHash: [UInt8]) {
+        self.Name = Name
+        self.UnitHash = UnitHash
+    }
+
+    public var hashHex: String? {
         guard UnitHash.count == 20 else { return nil }
         return UnitHash.map { byte in
             let digits = String(byte, radix: 16)
@@ -16,8 +21,10 @@ struct JobObjectJSON: Codable, Equatable {
 }
 
 /// `unit/<sha1>`.
-struct UnitBodyJSON: Codable, Equatable {
-    var Raw: String
+public struct UnitBodyJSON: Codable, Equatable, Sendable {
+    public var Raw: String
+
+    public init(Raw: String) { self.Raw = Raw }
 }
 
 /// `machines/<id>/object`, written by agents.
@@ -81,12 +88,12 @@ public struct UnitStateJSON: Codable, Equatable, Sendable {
     }
 }
 
-enum RegistryJSON {
-    static func decode<Value: Decodable>(_ type: Value.Type, from text: String) -> Value? {
+public enum RegistryJSON {
+    public static func decode<Value: Decodable>(_ type: Value.Type, from text: String) -> Value? {
         try? JSONDecoder().decode(type, from: Data(text.utf8))
     }
 
-    static func encode(_ value: some Encodable) -> String {
+    public static func encode(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         // Encoding these plain records cannot fail.
@@ -96,7 +103,7 @@ enum RegistryJSON {
 
 extension UInt8 {
     /// Bytes of a 40-digit hex SHA-1, for fleet's `UnitHash` array.
-    static func bytes(fromHex hex: String) -> [UInt8]? {
+    public static func bytes(fromHex hex: String) -> [UInt8]? {
         let digits = Array(hex.utf8)
         guard digits.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []
