@@ -149,6 +149,16 @@ let package = Package(
         ),
         // The node agent's pure core: systemd service semantics as a state machine, command lines, environment.
         .target(name: "SupervisorCore", dependencies: ["UnitFile"], path: "Services/NodeAgent/SupervisorCore", swiftSettings: settings),
+        // The node agent as a library: identity, presence, its own schedule, reconciliation.
+        .target(
+            name: "NodeAgent",
+            dependencies: [
+                "FleetLayout", "SchedulerCore", "KeysClient", "UnitFile",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/NodeAgent/NodeAgent",
+            swiftSettings: settings
+        ),
         // Drives bench/scheduler.sh: submits units, simulates machines, times placement; not a service.
         .executableTarget(
             name: "flotilla-bench-scheduler",
@@ -228,6 +238,15 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Tests/KVPeerTests",
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "NodeAgentTests",
+            dependencies: [
+                "NodeAgent", "FleetLayout", "SchedulerCore", "KeysClient", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/NodeAgentTests",
             swiftSettings: settings
         ),
         .testTarget(name: "SupervisorCoreTests", dependencies: ["SupervisorCore", "UnitFile"], path: "Tests/SupervisorCoreTests", swiftSettings: settings),
