@@ -243,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [
-                "NodeAgent", "FleetLayout", "SchedulerCore", "KeysClient", "TestSupport",
+                "NodeAgent", "FleetLayout", "SchedulerCore", "KeysClient", "TestSupport", "UnitFile",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/NodeAgentTests",
