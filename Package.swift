@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // JSON text as Go writes it; stdlib only, shared by the HTTP server and kv-peer's store.
@@ -88,6 +89,8 @@ let package = Package(
         ),
         // kv-peer's v2 keyspace: a pure core (stdlib and GoJSON only).
         .target(name: "KeysStore", dependencies: ["GoJSON"], path: "Services/KVPeer/KeysStore", swiftSettings: settings),
+        // Raft as a pure state machine in the style of etcd-io/raft's RawNode: ticks, messages and Ready, no I/O.
+        .target(name: "RaftCore", dependencies: ["SeededRandom"], path: "Services/KVPeer/RaftCore", swiftSettings: settings),
         // Write-ahead log and snapshot files for kv-peer (stdlib + Glibc only).
         .target(name: "KVStorage", path: "Services/KVPeer/KVStorage", swiftSettings: settings),
         // kv-peer as a library: configuration, apply loop, HTTP API.
@@ -149,6 +152,18 @@ let package = Package(
         ),
         // The node agent's pure core: systemd service semantics as a state machine, command lines, environment.
         .target(name: "SupervisorCore", dependencies: ["UnitFile"], path: "Services/NodeAgent/SupervisorCore", swiftSettings: settings),
+        // The node agent's process shell: interprets SupervisorCore's effects with real processes, signals, pipes.
+        .target(
+            name: "ProcessSupervisor",
+            dependencies: [
+                "SupervisorCore", "UnitFile",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/NodeAgent/ProcessSupervisor",
+            swiftSettings: settings
+        ),
         // The node agent as a library: identity, presence, its own schedule, reconciliation.
         .target(
             name: "NodeAgent",
@@ -249,6 +264,13 @@ let package = Package(
             path: "Tests/NodeAgentTests",
             swiftSettings: settings
         ),
+        .testTarget(
+            name: "ProcessSupervisorTests",
+            dependencies: ["ProcessSupervisor", "SupervisorCore", "UnitFile", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/ProcessSupervisorTests",
+            swiftSettings: settings
+        ),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "SeededRandom"], path: "Tests/RaftCoreTests", swiftSettings: settings),
         .testTarget(name: "SupervisorCoreTests", dependencies: ["SupervisorCore", "UnitFile"], path: "Tests/SupervisorCoreTests", swiftSettings: settings),
         .testTarget(name: "UnitFileTests", dependencies: ["UnitFile", "SeededRandom"], path: "Tests/UnitFileTests", swiftSettings: settings),
         .testTarget(name: "SchedulerCoreTests", dependencies: ["SchedulerCore", "UnitFile", "SeededRandom"], path: "Tests/SchedulerCoreTests", swiftSettings: settings),
