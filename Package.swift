@@ -168,10 +168,20 @@ let package = Package(
         .target(
             name: "NodeAgent",
             dependencies: [
-                "FleetLayout", "SchedulerCore", "KeysClient", "UnitFile",
+                "FleetLayout", "SchedulerCore", "KeysClient", "UnitFile", "SupervisorCore", "ProcessSupervisor", "HTTPServer", "ServiceKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Services/NodeAgent/NodeAgent",
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "node-agent",
+            dependencies: ["NodeAgent", "KeysClient", "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/NodeAgent/Main",
             swiftSettings: settings
         ),
         // Drives bench/scheduler.sh: submits units, simulates machines, times placement; not a service.

@@ -1,0 +1,97 @@
+import FleetLayout
+import Foundation
+import KeysClient
+import Logging
+import NodeAgent
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The scheduler and real agents on one etcd: a unit runs where its constraints say, its log is served by its
+/// agent, and when that machine dies (agent and units killed) it runs on another eligible machine in time.
+@Suite("node agent end to end", .timeLimit(.minutes(3)))
+struct NodeAgentEndToEndTests {
+    static let ttl = 2
+
+    static func agent(_ endpoint: String, id: String, metadata: String) -> [String] {
+        ["--endpoints", endpoint, "--listen", "127.0.0.1:0", "--data-dir", "{dir}/data", "--machine-id", id,
+         "--metadata", metadata, "--agent-ttl", "\(ttl)", "--public-ip", "127.0.0.1", "--log-level", "debug"]
+    }
+
+    struct Running: Sendable, Equatable {
+        var machine: String
+        var pid: Int32
+    }
+
+    /// The machine whose published state says the unit is active, with its main pid alive.
+    static func running(_ keys: KeysAPI, _ layout: FleetKeyLayout, _ unit: String) async -> Running? {
+        guard let directory = try? await keys.get(layout.prefix + "states/" + unit, recursive: true).node else { return nil }
+        for node in directory.nodes ?? [] {
+            guard let value = node.value, let state = RegistryJSON.decode(UnitStateJSON.self, from: value),
+                  state.activeState == "active", let pid = state.mainPID, kill(Int32(pid), 0) == 0,
+                  let machine = state.machineState?.ID else { continue }
+            return Running(machine: machine, pid: Int32(pid))
+        }
+        return nil
+    }
+
+    @Test("submit → runs where MachineMetadata allows → the machine dies → runs on the other eligible machine within TTL + 1 s")
+    func failover() async throws {
+        try await EtcdCluster.with(size: 1) { cluster in
+            let endpoint = cluster.clientURLs[0]
+            let layout = FleetKeyLayout()
+            let (a, b, c) = ("aaaaaaaa000000000000000000000001", "bbbbbbbb000000000000000000000002", "cccccccc000000000000000000000003")
+            try await KeysAPI.withClient(configuration: KeysClientConfiguration(endpoints: [endpoint]), logger: quietLogger()) { keys in
+                try await ServiceProcess.with(product: "scheduler", arguments: ["--endpoints", endpoint, "--listen", "127.0.0.1:0"]) { scheduler in
+                    try await ServiceProcess.with(product: "node-agent", arguments: Self.agent(endpoint, id: a, metadata: "zone=a")) { agentA in
+                        try await ServiceProcess.with(product: "node-agent", arguments: Self.agent(endpoint, id: b, metadata: "zone=b")) { _ in
+                            try await ServiceProcess.with(product: "node-agent", arguments: Self.agent(endpoint, id: c, metadata: "zone=a")) { agentC in
+                                let api = try scheduler.url("api")
+                                let body = #"{"desiredState":"launched","options":["#
+                                    + #"{"section":"Service","name":"ExecStart","value":"/bin/sh -c 'echo hello from %m; exec sleep 1000'"},"#
+                                    + #"{"section":"X-Fleet","name":"MachineMetadata","value":"zone=a"}]}"#
+                                let created = try await Self.put(api + "/fleet/v1/units/web.service", body)
+                                #expect(created == 201)
+
+                                var first: Running?
+                                let deadline = ContinuousClock.now + .seconds(20)
+                                while first == nil, ContinuousClock.now < deadline {
+                                    first = await Self.running(keys, layout, "web.service")
+                                    if first == nil { try await Task.sleep(for: .milliseconds(50)) }
+                                }
+                                let placed = try #require(first, "the unit never ran (scheduler log:\n\(scheduler.logTail(1500))\nagent A:\n\(agentA.logTail(1500)))")
+                                #expect([a, c].contains(placed.machine), "placed on a zone=a machine")
+
+                                // Its agent serves its log; %m expanded to the agent's machine ID.
+                                let (dying, survivor) = placed.machine == a ? (agentA, agentC) : (agentC, agentA)
+                                let journal = try await Curl.run([try dying.url("agent") + "/v1/journal/web.service?lines=5"])
+                                #expect(journal.stdout.contains("stdout hello from \(placed.machine)"), "\(journal)")
+
+                                // The machine dies: its agent and its unit.
+                                let killedAt = ContinuousClock.now
+                                try await dying.kill()
+                                _ = kill(placed.pid, SIGKILL)
+                                var moved: Running?
+                                while moved == nil, ContinuousClock.now < killedAt + .seconds(Self.ttl + 1) {
+                                    if let now = await Self.running(keys, layout, "web.service"), now.machine != placed.machine { moved = now }
+                                    else { try await Task.sleep(for: .milliseconds(25)) }
+                                }
+                                let other = placed.machine == a ? c : a
+                                #expect(moved?.machine == other, "running on \(other) within \(Self.ttl + 1) s of the kill (survivor log:\n\(survivor.logTail(1500)))")
+                                if let moved { _ = kill(moved.pid, 0) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func put(_ url: String, _ body: String) async throws -> Int {
+        let result = try await Curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H", "Content-Type: application/json", "--data-binary", body, url])
+        return Int(result.stdout) ?? 0
+    }
+}
