@@ -173,6 +173,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Services/NodeAgent/NodeAgent",
@@ -268,8 +271,9 @@ let package = Package(
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [
-                "NodeAgent", "FleetLayout", "SchedulerCore", "KeysClient", "TestSupport", "UnitFile",
+                "NodeAgent", "FleetLayout", "SchedulerCore", "KeysClient", "TestSupport", "UnitFile", "HTTPServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Tests/NodeAgentTests",
             swiftSettings: settings

@@ -29,6 +29,19 @@ public struct ServiceAnnouncement: Sendable, Hashable {
     public var healthyThreshold: Int
     public var unhealthyThreshold: Int
 
+    public init(
+        service: String, port: Int, check: HealthCheck = .tcp, interval: Duration = .seconds(2), timeout: Duration = .seconds(1),
+        healthyThreshold: Int = 1, unhealthyThreshold: Int = 2
+    ) {
+        self.service = service
+        self.port = port
+        self.check = check
+        self.interval = interval
+        self.timeout = timeout
+        self.healthyThreshold = healthyThreshold
+        self.unhealthyThreshold = unhealthyThreshold
+    }
+
     public static let section = "X-Announce"
     static let knownOptions: Set<String> = ["Service", "Port", "HealthCheck", "HealthInterval", "HealthTimeout", "HealthyThreshold", "UnhealthyThreshold"]
 
