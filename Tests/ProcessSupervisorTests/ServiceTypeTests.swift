@@ -19,10 +19,14 @@ import Testing
     }
 
     @Test func forkingDaemonDeathEndsTheUnit() async throws {
-        let daemonize = "sleep 0.3 & echo $! > @DIR@/daemon.pid; exit 0"
+        // The daemon lives until the test kills it: a daemon that exits on its own after a fixed time could be
+        // gone before a loaded machine reads its PID file.
+        let daemonize = "sleep 1000 & echo $! > @DIR@/daemon.pid; exit 0"
         try await withUnit("Type=forking\nPIDFile=@DIR@/daemon.pid\nExecStart=/bin/sh -c '\(daemonize)'") { unit, _ in
             unit.start()
-            try await unit.waitFor("running") { $0.subState == .running }
+            let running = try await unit.waitFor("running") { $0.subState == .running }
+            let daemon = try #require(running.mainPID)
+            _ = kill(daemon, SIGKILL)
             try await unit.waitFor("dead once the daemon exits") { $0.subState == .dead }
         }
     }

@@ -72,7 +72,7 @@ extension UnitSupervisor {
     @discardableResult
     func waitFor(
         _ what: String,
-        timeout: Duration = .seconds(10),
+        timeout: Duration = .seconds(30),
         _ predicate: @escaping @Sendable (ServiceStatus) -> Bool
     ) async throws -> ServiceStatus {
         let updates = statusUpdates()
@@ -96,7 +96,7 @@ extension UnitSupervisor {
 }
 
 /// Polls `condition` (for facts no status change reports, such as a file appearing).
-func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
         guard ContinuousClock.now < deadline else { throw TimeoutError(description: "timed out after \(timeout) waiting for \(what)") }

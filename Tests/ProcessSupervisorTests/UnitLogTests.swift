@@ -90,8 +90,10 @@ import Testing
         runner.cancel()
         await runner.value
         #expect(isAlive(pid), "a detached unit's process must survive the supervisor")
-        kill(pid, SIGKILL)
-        try await eventually("manual cleanup") { !isAlive(pid) }
+        // What a restarted agent does with a unit it does not take back: kills it and its pipe holder.
+        let holder = try #require(RuntimeStore(runtimeDirectory: directory).read("keep.service")?.holderPID)
+        Supervisor(directories: .init(logs: directory, runtime: directory)).discard("keep.service")
+        try await eventually("manual cleanup") { !isAlive(pid) && !isAlive(holder) }
     }
 }
 

@@ -7,32 +7,55 @@ import Glibc
 /// process that started it and keeps writing after that process exits, and its output must still land in
 /// the unit's log. The supervisor holds the write ends for the pump's lifetime, so the pipes never report
 /// EOF between runs; `finish()` drains what is buffered and ends the thread.
+///
+/// Across an agent restart the pipes are kept open by a `PipeHolder` process, and the next agent's pump
+/// reopens them through `/proc` (`init(reopening:log:)`), so the unit never sees EPIPE.
 final class OutputPump: Sendable {
     let stdoutWriteEnd: Int32
     let stderrWriteEnd: Int32
+    /// The read ends, for the holder process to inherit; owned (and closed) by the pump's thread.
+    let stdoutReadEnd: Int32
+    let stderrReadEnd: Int32
     private let wakeWriteEnd: Int32
 
-    init?(log: UnitLog) {
+    /// New pipes, as large as the system allows unprivileged (`fs.pipe-max-size`, 1 MiB by default): that
+    /// is what a unit can write while no agent reads, during a restart, before its writes block.
+    convenience init?(log: UnitLog) {
         guard let out = makePipe() else { return nil }
         guard let err = makePipe() else {
             close(out.read)
             close(out.write)
             return nil
         }
+        for fd in [out.read, err.read] { _ = fcntl(fd, Self.setPipeSize, Int32(1 << 20)) }
+        self.init(out: out, err: err, log: log)
+    }
+
+    /// The pipes a `PipeHolder` keeps open, reopened through `/proc/<holder>/fd`.
+    convenience init?(reopening pipes: PipeHolder.Pipes, log: UnitLog) {
+        self.init(out: (pipes.stdoutRead, pipes.stdoutWrite), err: (pipes.stderrRead, pipes.stderrWrite), log: log)
+    }
+
+    private init?(out: (read: Int32, write: Int32), err: (read: Int32, write: Int32), log: UnitLog) {
         guard let wake = makePipe() else {
             for fd in [out.read, out.write, err.read, err.write] { close(fd) }
             return nil
         }
         stdoutWriteEnd = out.write
         stderrWriteEnd = err.write
+        stdoutReadEnd = out.read
+        stderrReadEnd = err.read
         wakeWriteEnd = wake.write
         for fd in [out.read, err.read] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         let reads = (out: out.read, err: err.read, wake: wake.read)
         BlockingThread.start { Self.pump(reads, into: log) }
     }
 
+    /// `F_SETPIPE_SZ` (Linux; not exported by Swift's Glibc module).
+    private static let setPipeSize: Int32 = 1031
+
     /// Drains the pipes and stops the thread. Processes that still hold the write ends (a detached unit)
-    /// get EPIPE on their next write.
+    /// get EPIPE on their next write unless a `PipeHolder` keeps a read end open.
     func finish() {
         var byte: UInt8 = 1
         _ = Glibc.write(wakeWriteEnd, &byte, 1)

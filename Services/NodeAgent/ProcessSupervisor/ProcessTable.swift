@@ -42,17 +42,31 @@ enum ProcessTable {
         var ppid: Int32
         var pgid: Int32
         var sid: Int32
+        /// Field 22, in clock ticks since boot: with the pid it identifies a process across pid reuse.
+        var startTime: UInt64
     }
 
-    /// Fields 3–6 of `/proc/<pid>/stat`; the command name (field 2) may contain spaces and parentheses, so
+    /// The start time of a live process (see `Stat.startTime`); nil if it is gone or a zombie.
+    static func startTime(of pid: Int32) -> UInt64? {
+        guard pid > 0, let stat = stat(of: pid), stat.state != "Z" else { return nil }
+        return stat.startTime
+    }
+
+    /// Whether `pid` is still the live process that had `startTime` (not a reused pid).
+    static func isSameProcess(_ pid: Int32, startTime: UInt64?) -> Bool {
+        guard let startTime else { return false }
+        return Self.startTime(of: pid) == startTime
+    }
+
+    /// Fields 3–6 and 22 of `/proc/<pid>/stat`; the command name (field 2) may contain spaces and parentheses, so
     /// parsing starts after its last `)`.
     static func stat(of pid: Int32) -> Stat? {
         guard let text = readSmallFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 4, let state = fields[0].first, let ppid = Int32(fields[1]), let pgid = Int32(fields[2]),
-            let sid = Int32(fields[3])
+        guard fields.count > 19, let state = fields[0].first, let ppid = Int32(fields[1]), let pgid = Int32(fields[2]),
+            let sid = Int32(fields[3]), let startTime = UInt64(fields[19])
         else { return nil }
-        return Stat(state: state, ppid: ppid, pgid: pgid, sid: sid)
+        return Stat(state: state, ppid: ppid, pgid: pgid, sid: sid, startTime: startTime)
     }
 
     /// Reads a small file whole (PID files, environment files, `/proc` entries); nil if it cannot be opened.

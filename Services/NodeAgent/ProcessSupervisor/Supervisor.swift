@@ -23,6 +23,8 @@ public final class Supervisor: Sendable {
     public let managerEnvironment: [String: String]
     let logger: Logger
     private let units = Mutex<[String: UnitSupervisor]>([:])
+    /// Names loaded or adopted by this supervisor: their runtime records are this supervisor's own.
+    private let known = Mutex<Set<String>>([])
     private let commands: AsyncStream<UnitSupervisor>
     private let commandSink: AsyncStream<UnitSupervisor>.Continuation
 
@@ -38,20 +40,62 @@ public final class Supervisor: Sendable {
     }
 
     /// Adds a unit (not started). Loading a name that is already loaded returns the existing supervisor:
-    /// replacing a unit's configuration is unload (stop) + load, as fleet does.
+    /// replacing a unit's configuration is unload (stop) + load, as fleet does. `annotations` are kept in
+    /// the unit's runtime record and handed back by `savedUnits()` after an agent restart.
+    ///
+    /// What an earlier agent left of a unit of this name and was not `adopt`ed is killed first.
     @discardableResult
-    public func load(_ configuration: ServiceConfiguration) -> UnitSupervisor {
+    public func load(_ configuration: ServiceConfiguration, annotations: [String: String] = [:]) -> UnitSupervisor {
         let (unit, isNew) = units.withLock { units in
             if let existing = units[configuration.unitName] { return (existing, false) }
+            if known.withLock({ $0.insert(configuration.unitName).inserted }) { discard(configuration.unitName) }
             let unit = UnitSupervisor(
                 configuration: configuration, managerEnvironment: managerEnvironment, logDirectory: directories.logs,
-                runtimeDirectory: directories.runtime, logger: logger
+                runtimeDirectory: directories.runtime, annotations: annotations, logger: logger
             )
             units[configuration.unitName] = unit
             return (unit, true)
         }
         if isNew { commandSink.yield(unit) }
         return unit
+    }
+
+    // MARK: Re-adoption after an agent restart
+
+    /// The runtime records an earlier supervisor on the same directories left (units it detached from, or
+    /// had loaded when it died), by unit name. Each should be `adopt`ed or `discard`ed.
+    public func savedUnits() -> [UnitRuntimeRecord] {
+        let loaded = Set(unitNames)
+        return RuntimeStore(runtimeDirectory: directories.runtime).all().filter { !loaded.contains($0.unit) }
+    }
+
+    /// Takes back a unit an earlier supervisor left running (see `UnitSupervisor.adopt`): loaded, with the
+    /// same processes and pids, as active as it was. nil (leftovers killed, record removed) if it cannot be.
+    /// `configuration` must be the one the unit was started with (the caller keeps what identifies it in
+    /// the annotations).
+    @discardableResult
+    public func adopt(_ configuration: ServiceConfiguration) -> UnitSupervisor? {
+        let adopted: UnitSupervisor? = units.withLock { units in
+            guard units[configuration.unitName] == nil else { return nil }
+            let unit = UnitSupervisor.adopt(
+                configuration: configuration, managerEnvironment: managerEnvironment, logDirectory: directories.logs,
+                runtimeDirectory: directories.runtime, logger: logger
+            )
+            if let unit { units[configuration.unitName] = unit }
+            known.withLock { _ = $0.insert(configuration.unitName) }
+            return unit
+        }
+        if let adopted { commandSink.yield(adopted) }
+        return adopted
+    }
+
+    /// Kills (SIGKILL, by recorded pid, session and process group) whatever an earlier supervisor left of
+    /// `unit` and removes its runtime record: for saved units that cannot or should not be taken back.
+    public func discard(_ unit: String) {
+        let store = RuntimeStore(runtimeDirectory: directories.runtime)
+        guard let record = store.read(unit) else { return }
+        Adoption.killLeftovers(record)
+        store.remove(unit)
     }
 
     public func unit(named name: String) -> UnitSupervisor? {
@@ -69,7 +113,10 @@ public final class Supervisor: Sendable {
     /// Removes a unit; `.stop` stops it first, `.detach` leaves its processes running. Returns at once; the
     /// unit's loop finishes inside `run()`.
     public func unload(_ name: String, _ mode: UnitSupervisor.ShutdownMode = .stop) {
-        units.withLock { $0.removeValue(forKey: name) }?.shutdown(mode)
+        guard let unit = units.withLock({ $0.removeValue(forKey: name) }) else { return }
+        // At once, not when its loop gets to it: a unit loaded next under the name owns the record.
+        if mode == .stop { unit.retire() }
+        unit.shutdown(mode)
     }
 
     /// Unloads every unit with `mode`; `run()` returns once all their loops have ended.
@@ -78,7 +125,10 @@ public final class Supervisor: Sendable {
             defer { units = [:] }
             return Array(units.values)
         }
-        for unit in all { unit.shutdown(mode) }
+        for unit in all {
+            if mode == .stop { unit.retire() }
+            unit.shutdown(mode)
+        }
         commandSink.finish()
     }
 

@@ -25,16 +25,44 @@ struct Shell {
     var shutdown: UnitSupervisor.ShutdownMode?
     var pump: OutputPump?
     var notifySocket: NotifySocket?
+    /// The `PipeHolder` keeping `pump`'s pipes open for the next agent.
+    var holder: (pid: Int32, startTime: UInt64)?
+    /// The main pid's start time, for the runtime record.
+    var mainStartTime: (pid: Int32, time: UInt64)?
+    /// What the runtime record on disk says.
+    var written: UnitRuntimeRecord?
 
     init(supervisor: UnitSupervisor) {
         self.supervisor = supervisor
-        unit = ServiceUnit(configuration: supervisor.configuration, managerEnvironment: supervisor.managerEnvironment)
+        if let restored = supervisor.restored {
+            unit = restored.unit
+            groups = restored.groups
+            reportedEmpty = restored.unitEmpty
+            if let pid = restored.record.mainPID, let time = restored.record.mainStartTime { mainStartTime = (pid, time) }
+        } else {
+            unit = ServiceUnit(configuration: supervisor.configuration, managerEnvironment: supervisor.managerEnvironment)
+        }
     }
 
     var now: SupervisorInstant { SupervisorInstant(sinceEpoch: epoch.duration(to: .now)) }
 
-    mutating func open() {
-        pump = OutputPump(log: supervisor.log)
+    mutating func open() async {
+        if let restored = supervisor.restored {
+            pump = OutputPump(reopening: restored.pipes, log: supervisor.log)
+            if let pid = restored.record.holderPID, let time = restored.record.holderStartTime { holder = (pid, time) }
+            let main = restored.record.mainPID.map { "main pid \($0)" } ?? "no main pid"
+            supervisor.log.note("flotilla: re-adopted by a restarted agent (\(restored.record.subState), \(main))")
+            supervisor.logger.info("re-adopted", metadata: ["subState": "\(restored.record.subState)", "mainPID": "\(main)"])
+        } else {
+            pump = OutputPump(log: supervisor.log)
+            if let pump {
+                if let pid = await PipeHolder.start(holding: pump), let time = ProcessTable.startTime(of: pid) {
+                    holder = (pid, time)
+                } else {
+                    supervisor.logger.warning("cannot start the pipe holder: the unit will not survive an agent restart")
+                }
+            }
+        }
         if pump == nil { supervisor.logger.error("cannot create output pipes: \(errnoDescription())") }
         if let path = supervisor.notifySocketPath {
             let inbox = supervisor.inbox
@@ -44,6 +72,10 @@ struct Shell {
                 supervisor.logger.error("\(error)")
             }
         }
+        // An adopted main process is not our child: watch it like any foreign main pid.
+        watchForeignMain()
+        if !reportedEmpty { watchEmptiness() }
+        persist()
     }
 
     mutating func close() {
@@ -51,8 +83,38 @@ struct Shell {
         emptinessWatcher?.cancel()
         for watcher in watchers.values { watcher.cancel() }
         notifySocket?.close()
-        // Detached processes keep the pipes: closing our read ends would kill them with SIGPIPE.
-        if shutdown != .detach { pump?.finish() }
+        if shutdown == .detach {
+            persist()
+            // Without a holder, closing our read ends would kill the detached processes with SIGPIPE.
+            if holder != nil { pump?.finish() }
+        } else {
+            pump?.finish()
+            if let holder, ProcessTable.isSameProcess(holder.pid, startTime: holder.startTime) { kill(holder.pid, SIGKILL) }
+            supervisor.retire()
+        }
+    }
+
+    /// Rewrites the runtime record when anything in it changed (`UnitRuntimeRecord`).
+    mutating func persist() {
+        let status = unit.status
+        if let pid = status.mainPID {
+            if mainStartTime?.pid != pid { mainStartTime = ProcessTable.startTime(of: pid).map { (pid, $0) } }
+        } else {
+            mainStartTime = nil
+        }
+        let exit = UnitRuntimeRecord.encode(status.lastExit)
+        let record = UnitRuntimeRecord(
+            unit: supervisor.name, annotations: supervisor.annotations, holderPID: holder?.pid, holderStartTime: holder?.startTime,
+            subState: status.subState.rawValue, mainPID: status.mainPID, mainStartTime: mainStartTime?.time, groups: groups.sorted(),
+            restarts: status.restarts, lastExitCode: exit.0, lastExitStatus: exit.1, statusText: status.statusText
+        )
+        guard record != written else { return }
+        do {
+            try supervisor.writeRecord(record)
+            written = record
+        } catch {
+            supervisor.logger.warning("cannot write the runtime record: \(error)")
+        }
     }
 
     mutating func process(_ input: UnitSupervisor.Input) -> Progress {
@@ -73,6 +135,7 @@ struct Shell {
             foreignWatched.remove(pid)
             watchers[pid] = nil
             // Not our child: its exit status went to init. Reported as a clean exit (see the report).
+            supervisor.log.note("flotilla: main process \(pid) is gone; not a child of this agent, so its exit status is unknown (taken as 0)")
             handle(.processExited(pid: pid, status: .exited(0), unitEmpty: checkEmpty()))
         case .groupsEmpty:
             emptinessWatcher = nil
@@ -89,9 +152,11 @@ struct Shell {
                 return .finished
             case .stop:
                 shutdown = .stop
+                supervisor.retire()
                 handle(.request(.stop))
             }
         }
+        persist()
         if shutdown == .stop && [.inactive, .failed].contains(unit.status.activeState) { return .finished }
         return .running
     }

@@ -15,6 +15,7 @@ public final class UnitSupervisor: Sendable {
     /// What `run()` does when it ends: stop the unit gracefully first, or leave its processes running.
     public enum ShutdownMode: Sendable, Hashable {
         case stop
+        /// Leave the unit running for the next agent to `adopt`.
         case detach
     }
 
@@ -41,12 +42,42 @@ public final class UnitSupervisor: Sendable {
     let inbox: AsyncStream<Input>.Continuation
     private let inputs: AsyncStream<Input>
     let statusHub: StatusHub
+    /// Kept in the unit's runtime record (see `UnitRuntimeRecord.annotations`).
+    public let annotations: [String: String]
+    let store: RuntimeStore
+    /// Set when this supervisor takes back a unit an earlier agent left running.
+    let restored: Adoption.Restored?
+    /// Once retired (stopped for good) this supervisor no longer writes the unit's runtime record, which from
+    /// then on belongs to whatever is loaded under the name next.
+    private let retired = Mutex(false)
 
     /// - Parameters:
     ///   - logDirectory: where `<unit>.log` and its rotations live.
     ///   - runtimeDirectory: where `<unit>.notify` (the notify socket) is created; keep it short, a socket
-    ///     path is limited to 107 bytes.
-    public init(
+    ///     path is limited to 107 bytes. The unit's runtime record goes to `units/<unit>.json` below it.
+    ///   - annotations: kept as given in the unit's runtime record, for whoever adopts the unit later.
+    public convenience init(
+        configuration: ServiceConfiguration,
+        managerEnvironment: [String: String] = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        logDirectory: String,
+        runtimeDirectory: String,
+        annotations: [String: String] = [:],
+        logFileBytes: Int = 1 << 20,
+        logFiles: Int = 3,
+        logger: Logger = Logger(label: "flotilla.node-agent.supervisor")
+    ) {
+        self.init(
+            configuration: configuration, managerEnvironment: managerEnvironment, logDirectory: logDirectory, runtimeDirectory: runtimeDirectory,
+            annotations: annotations, restoring: nil, logFileBytes: logFileBytes, logFiles: logFiles, logger: logger
+        )
+    }
+
+    /// Takes back the unit an earlier supervisor left running with the same `runtimeDirectory` (see
+    /// `UnitSupervisor.ShutdownMode.detach`), keeping its processes, pids and output pipes: nil — after
+    /// SIGKILLing any leftovers and removing the record — unless its recorded processes are still alive and
+    /// in a state that can be resumed (active/running or active/exited). Call `run()` as usual; `start()` on
+    /// an adopted running unit does nothing.
+    public static func adopt(
         configuration: ServiceConfiguration,
         managerEnvironment: [String: String] = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
         logDirectory: String,
@@ -54,6 +85,31 @@ public final class UnitSupervisor: Sendable {
         logFileBytes: Int = 1 << 20,
         logFiles: Int = 3,
         logger: Logger = Logger(label: "flotilla.node-agent.supervisor")
+    ) -> UnitSupervisor? {
+        let store = RuntimeStore(runtimeDirectory: runtimeDirectory)
+        guard let record = store.read(configuration.unitName) else { return nil }
+        guard let restored = Adoption.restore(record, configuration: configuration, managerEnvironment: managerEnvironment) else {
+            logger.notice("not re-adopting unit: its processes are gone or it was in transition", metadata: ["unit": "\(configuration.unitName)"])
+            Adoption.killLeftovers(record)
+            store.remove(configuration.unitName)
+            return nil
+        }
+        return UnitSupervisor(
+            configuration: configuration, managerEnvironment: managerEnvironment, logDirectory: logDirectory, runtimeDirectory: runtimeDirectory,
+            annotations: record.annotations, restoring: restored, logFileBytes: logFileBytes, logFiles: logFiles, logger: logger
+        )
+    }
+
+    init(
+        configuration: ServiceConfiguration,
+        managerEnvironment: [String: String],
+        logDirectory: String,
+        runtimeDirectory: String,
+        annotations: [String: String],
+        restoring restored: Adoption.Restored?,
+        logFileBytes: Int,
+        logFiles: Int,
+        logger: Logger
     ) {
         name = configuration.unitName
         self.configuration = configuration
@@ -64,7 +120,10 @@ public final class UnitSupervisor: Sendable {
         logger[metadataKey: "unit"] = "\(configuration.unitName)"
         self.logger = logger
         (inputs, inbox) = AsyncStream.makeStream(of: Input.self)
-        statusHub = StatusHub(ServiceUnit(configuration: configuration).status)
+        self.annotations = annotations
+        store = RuntimeStore(runtimeDirectory: runtimeDirectory)
+        self.restored = restored
+        statusHub = StatusHub(restored?.unit.status ?? ServiceUnit(configuration: configuration).status)
     }
 
     // MARK: Requests (any thread; handled in order by `run()`)
@@ -74,9 +133,25 @@ public final class UnitSupervisor: Sendable {
     public func restart() { inbox.yield(.request(.restart)) }
     public func reload() { inbox.yield(.request(.reload)) }
     public func resetFailed() { inbox.yield(.request(.resetFailed)) }
-    /// Ends `run()`: `.stop` stops the unit first (bounded by its `TimeoutStopSec=` escalation), `.detach`
-    /// returns at once and leaves the processes running.
+    /// Ends `run()`: `.stop` stops the unit first (bounded by its `TimeoutStopSec=` escalation) and removes
+    /// its runtime record; `.detach` returns at once and leaves the processes running, their output pipes
+    /// held open and their runtime record written, for `adopt` in the next agent.
     public func shutdown(_ mode: ShutdownMode) { inbox.yield(.shutdown(mode)) }
+
+    /// Writes the unit's runtime record unless retired.
+    func writeRecord(_ record: UnitRuntimeRecord) throws {
+        try retired.withLock { retired in
+            if !retired { try store.write(record) }
+        }
+    }
+
+    /// Removes the unit's runtime record (once) and stops writing it: the unit is being stopped for good.
+    func retire() {
+        retired.withLock { retired in
+            if !retired { store.remove(name) }
+            retired = true
+        }
+    }
 
     /// The latest status (as last reported by the core).
     public var status: ServiceStatus { statusHub.current }
@@ -100,7 +175,7 @@ public final class UnitSupervisor: Sendable {
 
     private func loop() async {
         var shell = Shell(supervisor: self)
-        shell.open()
+        await shell.open()
         for await input in inputs {
             if shell.process(input) == .finished { break }
         }
