@@ -10,6 +10,7 @@
 /// <prefix>schedule/<id>/<unit>      {"hash":"<sha1>","desiredState":"loaded|launched"}  leader  (Flotilla; replaces job/<unit>/target)
 /// <prefix>states/<unit>/<id>        {"loadState","activeState","subState","machineState":{"ID"},"unitHash",...}  TTL  agent (fleet)
 /// <prefix>lease/engine-leader       scheduler instance name            TTL       leader   (fleet's key, plain value)
+/// <prefix>global/<unit>             {"hash":"<sha1>","desiredState":"…"}   API    (Flotilla; the global units every agent watches)
 /// ```
 public struct FleetKeyLayout: Sendable, Equatable {
     public static let defaultPrefix = "/_coreos.com/fleet/"
@@ -36,6 +37,8 @@ public struct FleetKeyLayout: Sendable, Equatable {
     public func scheduleEntry(machine: String, unit: String) -> String { prefix + "schedule/" + machine + "/" + unit }
     public func unitState(_ unit: String, machine: String) -> String { prefix + "states/" + unit + "/" + machine }
     public var leaderLease: String { prefix + "lease/engine-leader" }
+    public var globalDirectory: String { prefix + "global" }
+    public func globalUnit(_ unit: String) -> String { prefix + "global/" + unit }
 
     /// A key below the prefix, split into its path components; nil for keys elsewhere.
     public func components(of key: String) -> [Substring]? {

@@ -149,4 +149,38 @@ struct SchedulingTests {
             }
         }
     }
+
+    @Test("global units are never placed; they are indexed in global/ for the agents, which decide themselves")
+    func globalIndex() async throws {
+        try await KeysBackend.etcd.with { endpoint in
+            try await withKeys(endpoint) { keys in
+                let machines = SimulatedMachines(keys: keys, ttl: .seconds(10))
+                try await machines.register(Self.east)
+                try await InProcessScheduler.with(endpoint: endpoint) { scheduler in
+                    let base = scheduler.url
+                    let key = scheduler.layout.globalUnit("everywhere.service")
+                    @Sendable func indexed() async -> ScheduleEntryJSON? {
+                        guard let value = try? await keys.get(key).node?.value else { return nil }
+                        return RegistryJSON.decode(ScheduleEntryJSON.self, from: value)
+                    }
+                    #expect(try await API.putUnit(base, "everywhere.service", desiredState: "launched", options: API.service([("Global", "true")])).status == 201)
+                    let entry = try #require(await indexed())
+                    #expect(entry.desiredState == "launched" && entry.hash.count == 40)
+                    let unit = try await API.unit(base, "everywhere.service")
+                    #expect(unit["machineID"] == nil && unit["currentState"] == nil && unit["reason"] == nil, "\(unit)")
+
+                    #expect(try await API.putUnit(base, "everywhere.service", desiredState: "loaded", options: []).status == 204)
+                    #expect(await indexed()?.desiredState == "loaded")
+                    // Another pass of the engine happens on every change; a global unit never lands in a schedule.
+                    #expect(try await scheduledMachine(keys, scheduler.layout, "everywhere.service").isEmpty)
+
+                    #expect(try await API.putUnit(base, "plain.service", desiredState: "launched", options: API.service()).status == 201)
+                    #expect(try await keys.get(scheduler.layout.globalDirectory, recursive: true).node?.nodes?.count == 1, "only globals are indexed")
+                    #expect(try await API.request(.DELETE, base + "/fleet/v1/units/everywhere.service").status == 204)
+                    #expect(await indexed() == nil)
+                }
+                await machines.stopAll()
+            }
+        }
+    }
 }

@@ -131,6 +131,7 @@ struct FleetAPI: Sendable {
             }
             let unit = try Self.validatedUnit(options, name: name)
             try await registry.storeUnit(name: name, unit: unit, desiredState: desired ?? .inactive)
+            try await updateGlobalIndex(name: name, unit: unit, hash: unit.fleetHash, desired: desired ?? .inactive)
             return Self.empty(.created)
         }
         guard let desired else { throw FleetAPIError(.conflict, "must provide DesiredState to update existing unit") }
@@ -141,18 +142,31 @@ struct FleetAPI: Sendable {
             let unit = try Self.validatedUnit(options, name: name)
             if unit.fleetHash != existing.hash {
                 try await registry.storeUnit(name: name, unit: unit, desiredState: desired)
+                try await updateGlobalIndex(name: name, unit: unit, hash: unit.fleetHash, desired: desired)
                 return Self.empty(.created)
             }
         }
         if existing.targetState != desired {
             try await registry.setTargetState(name: name, desired)
+            if let hash = existing.hash, let raw = mirror.read({ $0.bodies[hash] }), let unit = try? UnitFile(parsing: raw) {
+                try await updateGlobalIndex(name: name, unit: unit, hash: hash, desired: desired)
+            }
         }
         return Self.empty(.noContent)
+    }
+
+    private func updateGlobalIndex(name: String, unit: UnitFile, hash: String, desired: TargetState) async throws {
+        if (try? UnitContent.requirements(unit: unit, name: name))?.global == true {
+            try await registry.indexGlobal(name: name, hash: hash, desiredState: desired)
+        } else {
+            try await registry.removeGlobalIndex(name: name)
+        }
     }
 
     private func deleteUnit(_ name: String) async throws -> Response {
         guard mirror.read({ $0.jobs[name] }) != nil else { throw FleetAPIError(.notFound, "unit does not exist") }
         do {
+            try await registry.removeGlobalIndex(name: name)
             try await registry.destroyUnit(name: name)
         } catch let error as KeysError where error.code == .keyNotFound {
             throw FleetAPIError(.notFound, "unit does not exist")

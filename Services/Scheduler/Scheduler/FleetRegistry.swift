@@ -43,6 +43,20 @@ struct FleetRegistry: Sendable {
         mirror.apply(try await keys.set(layout.targetState(name), value: state.rawValue), fromWatch: false)
     }
 
+    /// Global units are also listed in `global/`, the one directory every agent watches besides its own
+    /// schedule: agents decide themselves whether a global unit runs on their machine.
+    func indexGlobal(name: String, hash: String, desiredState: TargetState) async throws {
+        _ = try await keys.set(layout.globalUnit(name), value: RegistryJSON.encode(ScheduleEntryJSON(hash: hash, desiredState: desiredState)))
+    }
+
+    func removeGlobalIndex(name: String) async throws {
+        do {
+            _ = try await keys.delete(layout.globalUnit(name))
+        } catch let error as KeysError where error.code == .keyNotFound {
+            // Not a global unit.
+        }
+    }
+
     /// Removes the unit's record; the engine then unschedules it and its agent stops and unloads it. Unit
     /// bodies are left, as other units may share them.
     func destroyUnit(name: String) async throws {
