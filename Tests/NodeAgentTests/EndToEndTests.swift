@@ -81,11 +81,96 @@ struct NodeAgentEndToEndTests {
                                 }
                                 let other = placed.machine == a ? c : a
                                 #expect(moved?.machine == other, "running on \(other) within \(Self.ttl + 1) s of the kill (survivor log:\n\(survivor.logTail(1500)))")
-                                if let moved { _ = kill(moved.pid, 0) }
+
+                                // Agents leave units running when they exit (a restart re-adopts them): remove the unit so
+                                // the survivor stops it, and clear what the killed agent left behind.
+                                #expect(try await Self.delete(api + "/fleet/v1/units/web.service") == 204)
+                                if let moved {
+                                    try await Self.waitUntilGone(moved.pid)
+                                }
+                                Self.killLeftovers(of: dying)
                             }
                         }
                     }
                 }
+            }
+        }
+    }
+
+    @Test("a global unit runs on every machine whose metadata matches; a healthy service is announced, and withdrawn when its unit goes")
+    func globalsAndAnnouncements() async throws {
+        try await EtcdCluster.with(size: 1) { cluster in
+            let endpoint = cluster.clientURLs[0]
+            let layout = FleetKeyLayout()
+            let (a, b) = ("aaaaaaaa000000000000000000000011", "bbbbbbbb000000000000000000000012")
+            let port = try LoopbackPorts.reserve(count: 1)[0]
+            try await KeysAPI.withClient(configuration: KeysClientConfiguration(endpoints: [endpoint]), logger: quietLogger()) { keys in
+                try await ServiceProcess.with(product: "scheduler", arguments: ["--endpoints", endpoint, "--listen", "127.0.0.1:0"]) { scheduler in
+                    try await ServiceProcess.with(product: "node-agent", arguments: Self.agent(endpoint, id: a, metadata: "disk=ssd")) { agentA in
+                        try await ServiceProcess.with(product: "node-agent", arguments: Self.agent(endpoint, id: b, metadata: "disk=hdd")) { agentB in
+                            let api = try scheduler.url("api")
+                            let global = #"{"desiredState":"launched","options":["#
+                                + #"{"section":"Service","name":"ExecStart","value":"/bin/sleep 1000"},"#
+                                + #"{"section":"X-Fleet","name":"Global","value":"true"},"#
+                                + #"{"section":"X-Fleet","name":"MachineMetadata","value":"disk=ssd"}]}"#
+                            #expect(try await Self.put(api + "/fleet/v1/units/cache.service", global) == 201)
+                            let web = #"{"desiredState":"launched","options":["#
+                                + #"{"section":"Service","name":"ExecStart","value":"/usr/bin/python3 -m http.server --bind 127.0.0.1 \#(port)"},"#
+                                + #"{"section":"X-Fleet","name":"MachineID","value":"\#(a)"},"#
+                                + #"{"section":"X-Announce","name":"Service","value":"web"},"#
+                                + #"{"section":"X-Announce","name":"Port","value":"\#(port)"},"#
+                                + #"{"section":"X-Announce","name":"HealthCheck","value":"http /"},"#
+                                + #"{"section":"X-Announce","name":"HealthInterval","value":"200ms"}]}"#
+                            #expect(try await Self.put(api + "/fleet/v1/units/web.service", web) == 201)
+
+                            let onA = try await AgentRestartTests.eventually("the global unit on the ssd machine (log:\n\(agentA.logTail(1500)))") {
+                                await Self.running(keys, layout, "cache.service")
+                            }
+                            #expect(onA.machine == a)
+                            let announced = try await AgentRestartTests.eventually("web announced") { () -> String? in
+                                try? await keys.get("/services/web/\(a):\(port)").node?.value
+                            }
+                            #expect(announced.contains("\"port\":\(port)") && announced.contains("\"unit\":\"web.service\""), "\(announced)")
+                            let units = try await Curl.run([try agentB.url("agent") + "/v1/units"]).stdout
+                            #expect(!units.contains("cache.service"), "the hdd machine does not run the ssd-only global: \(units)")
+
+                            #expect(try await Self.delete(api + "/fleet/v1/units/web.service") == 204)
+                            _ = try await AgentRestartTests.eventually("web withdrawn once its unit is gone") { () -> Bool? in
+                                (try? await keys.get("/services/web/\(a):\(port)")) == nil ? true : nil
+                            }
+                            #expect(try await Self.delete(api + "/fleet/v1/units/cache.service") == 204)
+                            try await Self.waitUntilGone(onA.pid)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func delete(_ url: String) async throws -> Int {
+        Int(try await Curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", url]).stdout) ?? 0
+    }
+
+    /// Waits (bounded) until `pid` has exited (or is a zombie awaiting its parent).
+    static func waitUntilGone(_ pid: Int32, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if kill(pid, 0) != 0 || AgentRestartTests.isZombie(pid) { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("process \(pid) still running after \(timeout)")
+    }
+
+    /// Kills every process an agent's runtime records name (pipe holders, unit process groups, main pids):
+    /// for an agent that was SIGKILLed, nobody else will.
+    static func killLeftovers(of agent: ServiceProcess) {
+        let directory = agent.directory.appendingPathComponent("data/run/units").path
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where file.hasSuffix(".json") {
+            guard let data = FileManager.default.contents(atPath: directory + "/" + file),
+                  let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
+            for group in record["groups"] as? [Int] ?? [] where group > 1 { _ = kill(-Int32(group), SIGKILL) }
+            for key in ["mainPID", "holderPID"] {
+                if let pid = record[key] as? Int, pid > 1 { _ = kill(Int32(pid), SIGKILL) }
             }
         }
     }

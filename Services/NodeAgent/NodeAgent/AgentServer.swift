@@ -87,7 +87,7 @@ public enum AgentServer {
     }
 }
 
-/// The agent's loop as a lifecycle service; a shutdown stops the units (see `Agent.run`).
+/// The agent's loop as a lifecycle service; a shutdown leaves the units running for the next agent to re-adopt.
 struct AgentLoop: Service {
     let agent: Agent
     let url: AsyncStream<String>

@@ -23,18 +23,25 @@ public struct MachineSchedule: Sendable, Equatable {
     public init(units: [String: Entry] = [:]) { self.units = units }
 }
 
-/// Follows this machine's own schedule directory — and nothing else, so no other machine's placements wake
-/// this agent — and yields the whole desired set after every change.
+/// Follows one directory of schedule entries — this machine's own schedule (and nothing else, so no other
+/// machine's placements wake this agent), or the cluster's global units — and yields the whole set after every
+/// change.
 public struct ScheduleFollower: Sendable {
     public let keys: KeysAPI
     public let layout: FleetKeyLayout
-    public let machineID: String
+    public let directory: String
     public let logger: Logger
 
+    /// Follows `schedule/<machineID>/`.
     public init(keys: KeysAPI, layout: FleetKeyLayout, machineID: String, logger: Logger) {
+        self.init(keys: keys, layout: layout, directory: layout.scheduleDirectory(machineID), logger: logger)
+    }
+
+    /// Follows any directory of `{"hash","desiredState"}` entries, e.g. `layout.globalDirectory`.
+    public init(keys: KeysAPI, layout: FleetKeyLayout, directory: String, logger: Logger) {
         self.keys = keys
         self.layout = layout
-        self.machineID = machineID
+        self.directory = directory
         self.logger = logger
     }
 
@@ -43,7 +50,6 @@ public struct ScheduleFollower: Sendable {
         var bodies: [String: String] = [:]
         while true {
             do {
-                let directory = layout.scheduleDirectory(machineID)
                 var (entries, index) = try await read(directory)
                 try await onChange(await resolve(entries, bodies: &bodies))
                 for try await change in keys.watch(directory, recursive: true, after: index) {
