@@ -132,7 +132,7 @@ let package = Package(
         .target(
             name: "Scheduler",
             dependencies: [
-                "SchedulerCore", "FleetLayout", "UnitFile", "KeysClient", "HTTPServer", "ServiceKit", "GoJSON",
+                "SchedulerCore", "FleetLayout", "UnitFile", "SupervisorCore", "KeysClient", "HTTPServer", "ServiceKit", "GoJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

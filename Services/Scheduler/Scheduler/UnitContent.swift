@@ -1,3 +1,4 @@
+import SupervisorCore
 import UnitFile
 
 /// How the scheduler reads and checks unit contents: the one place that ties the unit-file module to the
@@ -25,7 +26,18 @@ enum UnitContent {
             throw UnitContentError("options do not survive serialization (a name or value contains a line break or an \"=\" in the name)")
         }
         _ = try requirements(unit: unit, name: name)
-        if name.hasSuffix(".service") { try unit.validateServiceSection() }
+        if name.hasSuffix(".service") {
+            try unit.validateServiceSection()
+            // Everything the agent will read (Exec lines and their quoting, time spans, signals, Restart=, …) is
+            // checked here with the agent's own parser, so a unit that no machine could run is refused now,
+            // with the setting named, instead of failing later on whichever machine it lands.
+            _ = try ServiceConfiguration(unit: unit, unitName: name, specifiers: Self.submissionSpecifiers(name))
+        }
         return unit
+    }
+
+    /// Placeholder machine facts: at submission only the syntax of specifiers matters, not their values.
+    private static func submissionSpecifiers(_ name: String) -> SpecifierContext {
+        SpecifierContext(unitName: name, machineID: String(repeating: "0", count: 32), bootID: String(repeating: "0", count: 32), hostName: "localhost", kernelRelease: "0")
     }
 }
