@@ -147,6 +147,45 @@ struct NodeAgentEndToEndTests {
         }
     }
 
+    @Test("units on one machine start in Requires=/After= order: the dependent starts only once what it needs is up")
+    func orderedStarts() async throws {
+        try await EtcdCluster.with(size: 1) { cluster in
+            let endpoint = cluster.clientURLs[0]
+            let layout = FleetKeyLayout()
+            let machine = "eeeeeeee000000000000000000000021"
+            let marker = FileManager.default.temporaryDirectory.appendingPathComponent("ordered-\(UUID().uuidString.prefix(8))").path
+            defer { try? FileManager.default.removeItem(atPath: marker) }
+            try await KeysAPI.withClient(configuration: KeysClientConfiguration(endpoints: [endpoint]), logger: quietLogger()) { keys in
+                try await ServiceProcess.with(product: "scheduler", arguments: ["--endpoints", endpoint, "--listen", "127.0.0.1:0"]) { scheduler in
+                    try await ServiceProcess.with(product: "node-agent", arguments: Self.agent(endpoint, id: machine, metadata: "zone=o")) { agent in
+                        let api = try scheduler.url("api")
+                        // The database takes a moment to be ready (a oneshot that leaves a marker); the app fails
+                        // unless the marker is already there when it starts.
+                        let db = #"{"desiredState":"loaded","options":["#
+                            + #"{"section":"Service","name":"Type","value":"oneshot"},"#
+                            + #"{"section":"Service","name":"RemainAfterExit","value":"yes"},"#
+                            + #"{"section":"Service","name":"ExecStart","value":"/bin/sh -c 'sleep 0.5; touch \#(marker)'"}]}"#
+                        let app = #"{"desiredState":"launched","options":["#
+                            + #"{"section":"Unit","name":"Requires","value":"db.service"},"#
+                            + #"{"section":"Unit","name":"After","value":"db.service"},"#
+                            + #"{"section":"Service","name":"ExecStart","value":"/bin/sh -c 'test -f \#(marker) && exec sleep 1000'"},"#
+                            + #"{"section":"X-Fleet","name":"MachineOf","value":"db.service"}]}"#
+                        #expect(try await Self.put(api + "/fleet/v1/units/db.service", db) == 201)
+                        #expect(try await Self.put(api + "/fleet/v1/units/app.service", app) == 201)
+                        let running = try await AgentRestartTests.eventually("app running after db (agent log:\n\(agent.logTail(2000)))") {
+                            await Self.running(keys, layout, "app.service")
+                        }
+                        #expect(running.machine == machine)
+                        #expect(FileManager.default.fileExists(atPath: marker), "db ran first")
+                        #expect(try await Self.delete(api + "/fleet/v1/units/app.service") == 204)
+                        try await Self.waitUntilGone(running.pid)
+                        #expect(try await Self.delete(api + "/fleet/v1/units/db.service") == 204)
+                    }
+                }
+            }
+        }
+    }
+
     static func delete(_ url: String) async throws -> Int {
         Int(try await Curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", url]).stdout) ?? 0
     }

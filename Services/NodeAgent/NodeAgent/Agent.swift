@@ -23,6 +23,8 @@ public final class Agent: Sendable {
         var loaded: LoadedUnit
         var publisher: Task<Void, Never>?
         var announcer: Task<Void, Never>?
+        /// `[Unit]` Requires=/Wants=/BindsTo=/After=/Before=, for ordering jobs among this machine's units.
+        var dependencies: UnitDependencies?
 
         func cancel() {
             publisher?.cancel()
@@ -119,6 +121,8 @@ public final class Agent: Sendable {
         let current = units.withLock { $0.mapValues(\.loaded) }
         let actions = ReconcilePlan.actions(desired: desired, current: current)
         defer { logger.debug("reconciled", metadata: ["units": "\(desired.count)", "actions": "\(actions.count)"]) }
+        var starts: [String] = []
+        var stops: [String] = []
         for action in actions {
             switch action {
             case .unload(let name):
@@ -129,15 +133,28 @@ public final class Agent: Sendable {
             case .load(let name, let hash):
                 load(name, hash: hash, contents: schedule.units[name]?.contents)
             case .start(let name):
-                units.withLock { $0[name]?.loaded.launched = true }
-                supervisor.start(name)
-                logger.info("started", metadata: ["unit": "\(name)"])
+                starts.append(name)
             case .stop(let name):
-                units.withLock { $0[name]?.loaded.launched = false }
-                supervisor.stop(name)
-                logger.info("stopped", metadata: ["unit": "\(name)"])
+                stops.append(name)
             }
         }
+        await runJobs(start: starts, stop: stops)
+    }
+
+    func markLaunched(_ name: String, _ launched: Bool) {
+        units.withLock { $0[name]?.loaded.launched = launched }
+    }
+
+    /// Each loaded unit's `[Unit]` dependencies, and which units are up, for ordering jobs.
+    func jobInputs() -> (dependencies: [String: UnitDependencies], active: Set<String>) {
+        let dependencies = units.withLock { $0.compactMapValues(\.dependencies) }
+        var active: Set<String> = []
+        for name in dependencies.keys {
+            if let state = supervisor.unit(named: name)?.status.activeState, state != .inactive && state != .failed {
+                active.insert(name)
+            }
+        }
+        return (dependencies, active)
     }
 
     private func load(_ name: String, hash: String, contents: String?) {
@@ -197,7 +214,10 @@ public final class Agent: Sendable {
         } catch {
             logger.error("announcement ignored", metadata: ["unit": "\(name)", "error": "\(error)"])
         }
-        units.withLock { $0[name] = AgentUnit(loaded: LoadedUnit(hash: hash, launched: launched), publisher: publisher, announcer: announcerTask) }
+        let dependencies = unit.flatMap { try? UnitDependencies(unit: $0, specifiers: specifiers(for: name)) }
+        units.withLock {
+            $0[name] = AgentUnit(loaded: LoadedUnit(hash: hash, launched: launched), publisher: publisher, announcer: announcerTask, dependencies: dependencies)
+        }
     }
 
     /// Takes back the units an earlier agent on this data directory left running (see `run`). Only units
@@ -224,7 +244,7 @@ public final class Agent: Sendable {
         }
     }
 
-    private func specifiers(for unit: String) -> SpecifierContext {
+    func specifiers(for unit: String) -> SpecifierContext {
         var system = utsname()
         uname(&system)
         func field<T>(_ value: T) -> String {
