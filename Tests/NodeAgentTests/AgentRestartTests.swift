@@ -86,6 +86,7 @@ struct AgentRestartTests {
                         _ = try await Self.eventually("the unit's processes to be stopped") { () -> Bool? in
                             kill(pid, 0) != 0 || Self.isZombie(pid) ? true : nil
                         }
+                        await NodeAgentEndToEndTests.stopAndClean(agent)
                     }
                 }
             }

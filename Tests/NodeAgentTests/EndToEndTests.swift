@@ -89,6 +89,7 @@ struct NodeAgentEndToEndTests {
                                     try await Self.waitUntilGone(moved.pid)
                                 }
                                 Self.killLeftovers(of: dying)
+                                await Self.stopAndClean(survivor)
                             }
                         }
                     }
@@ -140,6 +141,8 @@ struct NodeAgentEndToEndTests {
                             }
                             #expect(try await Self.delete(api + "/fleet/v1/units/cache.service") == 204)
                             try await Self.waitUntilGone(onA.pid)
+                            await Self.stopAndClean(agentA)
+                            await Self.stopAndClean(agentB)
                         }
                     }
                 }
@@ -180,6 +183,7 @@ struct NodeAgentEndToEndTests {
                         #expect(try await Self.delete(api + "/fleet/v1/units/app.service") == 204)
                         try await Self.waitUntilGone(running.pid)
                         #expect(try await Self.delete(api + "/fleet/v1/units/db.service") == 204)
+                        await Self.stopAndClean(agent)
                     }
                 }
             }
@@ -198,6 +202,12 @@ struct NodeAgentEndToEndTests {
             try await Task.sleep(for: .milliseconds(25))
         }
         Issue.record("process \(pid) still running after \(timeout)")
+    }
+
+    /// Stops an agent (which leaves its units running for a successor) and kills what it left.
+    static func stopAndClean(_ agent: ServiceProcess) async {
+        await agent.stop()
+        killLeftovers(of: agent)
     }
 
     /// Kills every process an agent's runtime records name (pipe holders, unit process groups, main pids):
