@@ -118,7 +118,7 @@ let package = Package(
         // systemd unit files as fleet reads them: syntax, canonical form and hash, names, specifiers, [X-Fleet].
         .target(
             name: "UnitFile",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["GoJSON", .product(name: "Crypto", package: "swift-crypto")],
             path: "Shared/UnitFile",
             swiftSettings: settings
         ),
@@ -151,7 +151,7 @@ let package = Package(
             swiftSettings: settings
         ),
         // The node agent's pure core: systemd service semantics as a state machine, command lines, environment.
-        .target(name: "SupervisorCore", dependencies: ["UnitFile"], path: "Services/NodeAgent/SupervisorCore", swiftSettings: settings),
+        .target(name: "SupervisorCore", dependencies: ["UnitFile", "GoJSON"], path: "Services/NodeAgent/SupervisorCore", swiftSettings: settings),
         // The node agent's process shell: interprets SupervisorCore's effects with real processes, signals, pipes.
         .target(
             name: "ProcessSupervisor",

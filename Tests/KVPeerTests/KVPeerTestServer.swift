@@ -200,7 +200,8 @@ enum Wire {
 
     /// A complete response (Content-Length or chunked), or nil while more bytes are due.
     static func reply(_ bytes: [UInt8], isHead: Bool) -> HTTPReply? {
-        guard var (reply, start) = head(bytes) else { return nil }
+        guard let (parsed, start) = head(bytes) else { return nil }
+        var reply = parsed
         if isHead || reply.status == 204 || reply.status == 304 { return reply }
         if reply.header("Transfer-Encoding")?.lowercased() == "chunked" {
             let (data, finished) = dechunk(bytes[start...])

@@ -1,3 +1,4 @@
+import GoJSON
 /// The bits of Go's standard library etcd's flag handling leans on, re-done so values are accepted and refused
 /// exactly as etcd accepts and refuses them: `strconv.ParseUint/ParseInt/ParseBool` (as the `flag` package calls
 /// them), `time.ParseDuration`, `net.SplitHostPort`, `net.ParseIP`, `url.Parse` (the subset URL flags reach),
@@ -159,31 +160,8 @@ enum EtcdFlagsGo {
         return String(sub)
     }
 
-    /// Go's `%q` for a string: double-quoted with Go escapes for quotes, backslashes and control characters.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{07}": out += "\\a"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{0B}": out += "\\v"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// Go's `%q` for a string.
+    static func quote(_ s: String) -> String { GoQuote.string(s) }
 
     /// Go's `%q` for a `[]string`: `["a" "b"]`.
     static func quote(_ list: [String]) -> String {

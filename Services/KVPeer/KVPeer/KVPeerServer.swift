@@ -1,4 +1,5 @@
 public import HTTPServer
+import HTTPTypes
 public import KeysStore
 public import Logging
 import NIOCore

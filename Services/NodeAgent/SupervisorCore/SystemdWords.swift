@@ -1,3 +1,4 @@
+import GoJSON
 /// systemd's `extract_first_word` with `EXTRACT_UNQUOTE | EXTRACT_CUNESCAPE`, the word splitter behind Exec*
 /// lines and `Environment=`, plus the small text helpers the parsers share.
 ///
@@ -98,23 +99,5 @@ enum SystemdWords {
 
     /// Go-style double-quoted rendering for error messages, so `invalid Restart= value "sometimes"` reads
     /// the same as the UnitFile module's errors.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ text: String) -> String { GoQuote.string(text) }
 }
