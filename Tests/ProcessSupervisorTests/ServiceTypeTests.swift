@@ -65,6 +65,34 @@ import Testing
         }
     }
 
+    /// The notify protocol itself, without systemd installed: a child writes to `$NOTIFY_SOCKET` (Debian's
+    /// python3, which the test suite already requires for python-etcd).
+    @Test(.enabled(if: access("/usr/bin/python3", X_OK) == 0, "/usr/bin/python3 is not installed"))
+    func notifyThroughTheSocketItself() async throws {
+        // The main process itself notifies (NotifyAccess=main), then stays up.
+        let program = "import os,socket,time; s=socket.socket(1,2); s.connect(os.environ['NOTIFY_SOCKET']); "
+            + "time.sleep(0.2); s.send(b'READY=1'+bytes([10])+b'STATUS=warm'); time.sleep(1000)"
+        try await withUnit("Type=notify\nExecStart=/usr/bin/python3 -c \"\(program)\"") { unit, _ in
+            unit.start()
+            try await unit.waitFor("activating until READY=1") { $0.subState == .start }
+            let running = try await unit.waitFor("running after READY=1") { $0.subState == .running }
+            #expect(running.statusText == "warm")
+        }
+    }
+
+    /// `User=`/`Group=` when the agent runs as root: the unit's processes run as that user.
+    @Test(.enabled(if: getuid() == 0 && getpwnam("nobody") != nil, "needs root and a nobody user"))
+    func userAndGroupApplyWhenRoot() async throws {
+        let nobody = getpwnam("nobody")!.pointee
+        try await withUnit("User=nobody\nExecStart=/bin/sh -c 'echo $(id -u):$(id -g):$USER; exec sleep 1000'") { unit, _ in
+            unit.start()
+            try await unit.waitFor("running") { $0.subState == .running }
+            try await eventually("the unit's output") { unit.log.lastLines(5).contains { $0.text.hasPrefix("\(nobody.pw_uid):") } }
+            let line = try #require(unit.log.lastLines(5).first { $0.text.hasPrefix("\(nobody.pw_uid):") })
+            #expect(line.text == "\(nobody.pw_uid):\(nobody.pw_gid):nobody", "\(line.text)")
+        }
+    }
+
     @Test func missingRequiredEnvironmentFileFailsTheStart() async throws {
         try await withUnit("EnvironmentFile=@DIR@/absent\nExecStart=/bin/sleep 1000") { unit, _ in
             unit.start()
