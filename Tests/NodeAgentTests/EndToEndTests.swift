@@ -190,6 +190,43 @@ struct NodeAgentEndToEndTests {
         }
     }
 
+    @Test("the journal API serves the last lines, and with follow=true streams new ones as they are written")
+    func journalFollow() async throws {
+        try await EtcdCluster.with(size: 1) { cluster in
+            let endpoint = cluster.clientURLs[0]
+            let layout = FleetKeyLayout()
+            try await KeysAPI.withClient(configuration: KeysClientConfiguration(endpoints: [endpoint]), logger: quietLogger()) { keys in
+                try await ServiceProcess.with(product: "scheduler", arguments: ["--endpoints", endpoint, "--listen", "127.0.0.1:0"]) { scheduler in
+                    try await ServiceProcess.with(product: "node-agent", arguments: Self.agent(endpoint, id: "ffffffff000000000000000000000031", metadata: "")) { agent in
+                        let api = try scheduler.url("api")
+                        let ticker = #"{"desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/sh -c 'i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done'"}]}"#
+                        #expect(try await Self.put(api + "/fleet/v1/units/ticker.service", ticker) == 201)
+                        let running = try await AgentRestartTests.eventually("the ticker to run") { await Self.running(keys, layout, "ticker.service") }
+                        let journal = try agent.url("agent") + "/v1/journal/ticker.service"
+                        _ = try await AgentRestartTests.eventually("a few ticks logged") { () -> Bool? in
+                            try await Curl.run([journal + "?lines=3"]).stdout.split(separator: "\n").count == 3 ? true : nil
+                        }
+                        let last = try await Curl.run([journal + "?lines=2"]).stdout.split(separator: "\n")
+                        #expect(last.count == 2 && last.allSatisfy { $0.contains(" stdout tick ") }, "\(last)")
+
+                        // Streamed: the client gives up after 1.5 s, having seen lines written after it asked.
+                        let followed = try await Curl.run([journal + "?lines=1&follow=true"], maxTime: 2)
+                        let ticks = followed.stdout.split(separator: "\n").compactMap { Int($0.split(separator: " ").last ?? "") }
+                        #expect(ticks.count >= 5 && ticks == Array(ticks[0]...(ticks.last ?? 0)), "consecutive new lines: \(followed.stdout)")
+
+                        let missing = try await Curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", journal.replacingOccurrences(of: "ticker", with: "absent")])
+                        #expect(missing.stdout == "404")
+                        let badLines = try await Curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", journal + "?lines=-1"])
+                        #expect(badLines.stdout == "400")
+                        #expect(try await Self.delete(api + "/fleet/v1/units/ticker.service") == 204)
+                        try await Self.waitUntilGone(running.pid)
+                        await Self.stopAndClean(agent)
+                    }
+                }
+            }
+        }
+    }
+
     static func delete(_ url: String) async throws -> Int {
         Int(try await Curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", url]).stdout) ?? 0
     }
