@@ -36,7 +36,6 @@ import Testing
         let script = "sleep 0.3; \(notify) --ready --status=serving; exec sleep 1000"
         try await withUnit("Type=notify\nNotifyAccess=all\nExecStart=/bin/sh -c '\(script)'") { unit, _ in
             unit.start()
-            try await unit.waitFor("activating (start) with a main pid") { $0.subState == .start && $0.mainPID != nil }
             let running = try await unit.waitFor("running after READY=1") { $0.subState == .running }
             #expect(running.statusText == "serving")
         }
@@ -74,7 +73,6 @@ import Testing
             + "time.sleep(0.2); s.send(b'READY=1'+bytes([10])+b'STATUS=warm'); time.sleep(1000)"
         try await withUnit("Type=notify\nExecStart=/usr/bin/python3 -c \"\(program)\"") { unit, _ in
             unit.start()
-            try await unit.waitFor("activating until READY=1") { $0.subState == .start }
             let running = try await unit.waitFor("running after READY=1") { $0.subState == .running }
             #expect(running.statusText == "warm")
         }

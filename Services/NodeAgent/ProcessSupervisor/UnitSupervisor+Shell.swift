@@ -15,6 +15,10 @@ struct Shell {
     var groups: Set<Int32> = []
     /// Our children that have not been reaped yet.
     var children: Set<Int32> = []
+    /// Spawns whose pid has not come back yet. A child can notify (READY=1) before its pid reaches this loop;
+    /// such messages wait in `deferredNotifications` until the spawn is known, so `NotifyAccess=main` holds.
+    var spawnsInFlight = 0
+    var deferredNotifications: [(pid: Int32, datagram: String)] = []
     /// Main pids that are not our children, polled for liveness.
     var foreignWatched: Set<Int32> = []
     var watchers: [Int32: Task<Void, Never>] = [:]
@@ -124,10 +128,14 @@ struct Shell {
         case .spawned(let id, let pid):
             children.insert(pid)
             groups.insert(pid)
+            spawnsInFlight = max(0, spawnsInFlight - 1)
             handle(.processSpawned(id, pid: pid))
+            replayDeferredNotifications()
         case .spawnFailed(let id, let reason):
             supervisor.log.note("flotilla: \(reason)")
+            spawnsInFlight = max(0, spawnsInFlight - 1)
             handle(.spawnFailed(id, reason: reason))
+            replayDeferredNotifications()
         case .exited(let pid, let status):
             children.remove(pid)
             handle(.processExited(pid: pid, status: status, unitEmpty: checkEmpty()))
@@ -141,7 +149,11 @@ struct Shell {
             emptinessWatcher = nil
             if checkEmpty() { handle(.unitEmpty) } else { watchEmptiness() }
         case .notify(let pid, let datagram):
-            handle(.notify(pid: pid, NotifyMessage(parsing: datagram)))
+            if spawnsInFlight > 0 && !children.contains(pid) {
+                deferredNotifications.append((pid, datagram))
+            } else {
+                handle(.notify(pid: pid, NotifyMessage(parsing: datagram)))
+            }
         case .timerFired(let token):
             if timer?.token == token { timer = nil }
             handle(.timerFired(token))
@@ -180,6 +192,7 @@ struct Shell {
     private mutating func perform(_ effect: SupervisorEffect) -> ServiceEvent? {
         switch effect {
         case .spawn(let request):
+            spawnsInFlight += 1
             spawn(request)
         case .signal(let signal, .process(let pid)):
             if pid > 0 { kill(pid, signal.rawValue) }
@@ -214,6 +227,13 @@ struct Shell {
             supervisor.logger.notice("\(request.rawValue) rejected: \(reason)")
         }
         return nil
+    }
+
+    private mutating func replayDeferredNotifications() {
+        guard spawnsInFlight == 0, !deferredNotifications.isEmpty else { return }
+        let pending = deferredNotifications
+        deferredNotifications = []
+        for (pid, datagram) in pending { handle(.notify(pid: pid, NotifyMessage(parsing: datagram))) }
     }
 
     private func spawn(_ request: SpawnRequest) {
