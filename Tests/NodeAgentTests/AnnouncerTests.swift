@@ -7,6 +7,7 @@ import NodeAgent
 import Synchronization
 import Testing
 import TestSupport
+import UnitFile
 
 /// Announcements against a real etcd and a real HTTP backend whose health the test flips.
 @Suite("announcer", .timeLimit(.minutes(2)))

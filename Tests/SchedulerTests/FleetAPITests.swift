@@ -90,6 +90,7 @@ struct FleetAPITests {
         BadRequest(label: "unterminated quote in ExecStart", name: "a.service", body: #"{"desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/echo \"open"}]}"#, status: 400, message: "ExecStart"),
         BadRequest(label: "unknown kill signal", name: "a.service", body: #"{"desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"},{"section":"Service","name":"KillSignal","value":"SIGNOPE"}]}"#, status: 400, message: "KillSignal"),
         BadRequest(label: "bad time span", name: "a.service", body: #"{"desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"},{"section":"Service","name":"TimeoutStopSec","value":"soon"}]}"#, status: 400, message: "TimeoutStopSec"),
+        BadRequest(label: "announcement without a port", name: "a.service", body: #"{"desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/true"},{"section":"X-Announce","name":"Service","value":"web"}]}"#, status: 400, message: "Port="),
         BadRequest(label: "option without section", name: "a.service", body: #"{"desiredState":"launched","options":[{"name":"ExecStart","value":"/bin/true"}]}"#, status: 400, message: "no section"),
         BadRequest(label: "value too long", name: "a.service", body: #"{"desiredState":"launched","options":[{"section":"Service","name":"ExecStart","value":"/bin/\#(String(repeating: "x", count: 2100))"}]}"#, status: 400, message: "line too long"),
     ]

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Synchronization
+public import UnitFile
 
 /// Keeps one unit's service announced while the unit runs and passes its health check:
 /// `/services/<service>/<machine>:<port>` = `{"host","port","unit","machine"}` with a TTL, refreshed after

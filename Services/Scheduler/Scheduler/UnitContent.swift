@@ -33,6 +33,7 @@ enum UnitContent {
             // with the setting named, instead of failing later on whichever machine it lands.
             _ = try ServiceConfiguration(unit: unit, unitName: name, specifiers: Self.submissionSpecifiers(name))
         }
+        _ = try ServiceAnnouncement(unit: unit)
         return unit
     }
 
