@@ -90,6 +90,10 @@ public final class StoreService: Service, Sendable {
     }
 
     public func run() async throws {
+        // Release the data directory's lock as soon as the member stops, not whenever the last reference to the
+        // log goes away: a member restarted on the same directory (in the same process, or right after) must
+        // find it free.
+        defer { log.wal.close() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.expiryTicker() }
             group.addTask { try await self.applyLoop() }
