@@ -64,17 +64,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ready_url() { # file name pid
-    local i url=""
-    for ((i = 0; i < 300; i++)); do
-        url="$(sed -n "s/^listening .*$2=\\(http:\\/\\/127\\.0\\.0\\.1:[0-9][0-9]*\\).*$/\\1/p" "$1" | head -n1)"
-        [[ -n "$url" ]] && { echo "$url"; return 0; }
-        kill -0 "$3" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
 port="$(free_port)"; peer="$(free_port)"
 KEYS="http://127.0.0.1:$port"
 "$ETCD_BIN" --name bench --data-dir "$WORK/etcd" --enable-v2=true --listen-client-urls "$KEYS" --advertise-client-urls "$KEYS" \

@@ -125,3 +125,16 @@ $servers
 }
 EOF
 }
+
+# Prints the URL from the service's ready line ("listening NAME=URL ...") in FILE once it appears, at most 30 s;
+# fails early if PID exits.  Usage: ready_url FILE NAME PID
+ready_url() {
+    local file="$1" name="$2" pid="$3" i url=""
+    for ((i = 0; i < 300; i++)); do
+        url="$(sed -n "s/^listening .*$name=\\(http:\\/\\/127\\.0\\.0\\.1:[0-9][0-9]*\\).*$/\\1/p" "$file" | head -n1)"
+        [[ -n "$url" ]] && { echo "$url"; return 0; }
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}

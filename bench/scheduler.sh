@@ -71,18 +71,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Prints the URL from a "listening NAME=URL" line once it appears in FILE (at most 30 s), else fails.
-ready_url() {
-    local file="$1" name="$2" pid="$3" i url=""
-    for ((i = 0; i < 300; i++)); do
-        url="$(sed -n "s/^listening .*$name=\\(http:\\/\\/127\\.0\\.0\\.1:[0-9][0-9]*\\).*$/\\1/p" "$file" | head -n1)"
-        [[ -n "$url" ]] && { echo "$url"; return 0; }
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
-
 writable() { # url pid: waits until the store takes a write (etcd elects itself after listening)
     local i
     for ((i = 0; i < 200; i++)); do

@@ -40,6 +40,8 @@ public final class Agent: Sendable {
     }
 
     private let inputs = Mutex(Inputs())
+    /// The machine's facts for specifiers (`%m %b %H %v %u …`), read once: they do not change while the agent runs.
+    private let hostFacts: SpecifierContext
     private let inputsChanged = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
     public init(configuration: AgentConfiguration, keys: KeysAPI, logger: Logger) {
@@ -52,6 +54,22 @@ public final class Agent: Sendable {
             logger: logger
         )
         states = UnitStatePublisher(keys: keys, layout: configuration.layout, machineID: configuration.identity.id, ttl: configuration.ttl, logger: logger)
+        hostFacts = Self.readHostFacts(machineID: configuration.identity.id)
+    }
+
+    private static func readHostFacts(machineID: String) -> SpecifierContext {
+        var system = utsname()
+        uname(&system)
+        func field<T>(_ value: T) -> String {
+            withUnsafeBytes(of: value) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        let bootID = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "-", with: "") ?? ""
+        return SpecifierContext(
+            unitName: "", machineID: machineID, bootID: bootID, hostName: field(system.nodename), kernelRelease: field(system.release),
+            userName: ProcessInfo.processInfo.userName, userID: getuid(), groupName: "", groupID: getgid(),
+            homeDirectory: NSHomeDirectory()
+        )
     }
 
     var machineID: String { configuration.identity.id }
@@ -244,19 +262,11 @@ public final class Agent: Sendable {
         }
     }
 
+    /// systemd's specifiers for `unit`: this machine's facts (read once, see `HostFacts`) plus the unit's name.
     func specifiers(for unit: String) -> SpecifierContext {
-        var system = utsname()
-        uname(&system)
-        func field<T>(_ value: T) -> String {
-            withUnsafeBytes(of: value) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
-        }
-        let bootID = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "-", with: "") ?? ""
-        return SpecifierContext(
-            unitName: unit, machineID: machineID, bootID: bootID, hostName: field(system.nodename), kernelRelease: field(system.release),
-            userName: ProcessInfo.processInfo.userName, userID: getuid(), groupName: "", groupID: getgid(),
-            homeDirectory: NSHomeDirectory()
-        )
+        var context = hostFacts
+        context.unitName = unit
+        return context
     }
 
     /// The log of a loaded unit, for the journal API.
