@@ -42,6 +42,21 @@ final class ConnectionTracker: Sendable {
         }
     }
 
+    /// Takes a slot without waiting, for accept paths that cannot suspend; false at the limit or after shutdown.
+    func tryAcquireSlot() -> Bool {
+        state.withLock { state in
+            guard !state.shuttingDown, state.active < maxConnections else { return false }
+            state.active += 1
+            return true
+        }
+    }
+
+    /// Closes every connection still registered: the end of a drain that ran out of time.
+    func closeAll() {
+        let channels = state.withLock { Array($0.channels.values) }
+        for channel in channels { channel.close(promise: nil) }
+    }
+
     func releaseSlot() {
         let (slotWaiter, drainWaiter) = state.withLock { state -> (CheckedContinuation<Bool, Never>?, CheckedContinuation<Void, Never>?) in
             if let waiter = state.slotWaiter {

@@ -5,7 +5,7 @@ import NIOHTTP1
 struct ReadActivityEvent: Sendable {}
 
 /// Sits before the HTTP/1 decoder and reports every read as a user event (which passes through the decoder).
-final class ReadActivityHandler: ChannelInboundHandler {
+final class ReadActivityHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
@@ -21,7 +21,7 @@ extension ReadActivityHandler: Sendable {}
 /// Enforces the connection-level rules of HTTP/1.1 that the request loop should not have to think about:
 /// idle and slow-header timeouts, keep-alive and `connection: close`, graceful quiescing, and answering
 /// parser errors (400, or 431 for oversize headers) before closing.
-final class HTTP1ConnectionGuard: ChannelDuplexHandler {
+final class HTTP1ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart

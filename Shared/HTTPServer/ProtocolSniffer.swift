@@ -5,7 +5,7 @@ import NIOCore
 ///
 /// Unlike a classifier that judges only the first read, a preface split across reads is fine. A client that
 /// sends nothing decisive within `timeout` is disconnected.
-final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
+final class ProtocolSniffer<Negotiated: Sendable>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
@@ -18,15 +18,15 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
     private var pending: [ByteBuffer] = []
     private let timeout: TimeAmount
     private var timeoutTask: Scheduled<Void>?
-    private let promise: EventLoopPromise<NegotiatedConnection>
-    private let configure: (any Channel, PrefaceVerdict) throws -> NegotiatedConnection
+    private let promise: EventLoopPromise<Negotiated>
+    private let configure: (any Channel, PrefaceVerdict) throws -> Negotiated
 
     /// `configure` runs on the event loop with `.http1` or `.http2` and must add the protocol's handlers at
     /// the end; its result fulfils `promise`. A connection that closes first fails the promise.
     init(
         timeout: TimeAmount,
-        promise: EventLoopPromise<NegotiatedConnection>,
-        configure: @escaping (any Channel, PrefaceVerdict) throws -> NegotiatedConnection
+        promise: EventLoopPromise<Negotiated>,
+        configure: @escaping (any Channel, PrefaceVerdict) throws -> Negotiated
     ) {
         self.timeout = timeout
         self.promise = promise

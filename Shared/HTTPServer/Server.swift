@@ -197,6 +197,21 @@ public struct Server: Service {
             tls.trustRoots = .file(ca)
         }
         tls.certificateVerification = options.requireClientCertificate ? .noHostnameVerification : .none
+        if !options.namedCertificates.isEmpty {
+            // Loaded once here, so a missing file fails start-up rather than a handshake.
+            let loaded = try options.namedCertificates.map { named in
+                var override = NIOSSLContextConfigurationOverride()
+                override.certificateChain = try NIOSSLCertificate.fromPEMFile(named.certificateChainPath).map { .certificate($0) }
+                override.privateKey = .privateKey(try NIOSSLPrivateKey(file: named.privateKeyPath, format: .pem))
+                return (named, override)
+            }
+            let certificates = loaded.map(\.0)
+            let overrides = Dictionary(uniqueKeysWithValues: loaded.map { ($0.0.serverName, $0.1) })
+            tls.sslContextCallback = { values, promise in
+                let chosen = values.serverHostname.flatMap { NamedCertificate.select($0, from: certificates) }
+                promise.succeed(chosen.flatMap { overrides[$0.serverName] } ?? .noChanges)
+            }
+        }
         return try NIOSSLContext(configuration: tls)
     }
 }

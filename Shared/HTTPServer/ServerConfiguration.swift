@@ -69,16 +69,43 @@ public struct TLSOptions: Sendable, Equatable {
     public var trustedCAPath: String?
     /// Require and verify a client certificate (etcd's `--client-cert-auth`).
     public var requireClientCertificate: Bool
+    /// Certificates chosen by the name a client asks for (SNI); the default pair above serves any other name
+    /// and clients that send none.
+    public var namedCertificates: [NamedCertificate]
 
     public init(
         certificateChainPath: String,
         privateKeyPath: String,
         trustedCAPath: String? = nil,
-        requireClientCertificate: Bool = false
+        requireClientCertificate: Bool = false,
+        namedCertificates: [NamedCertificate] = []
     ) {
         self.certificateChainPath = certificateChainPath
         self.privateKeyPath = privateKeyPath
         self.trustedCAPath = trustedCAPath
         self.requireClientCertificate = requireClientCertificate
+        self.namedCertificates = namedCertificates
+    }
+}
+
+/// A certificate served to clients that ask for `serverName` (exact, or `*.example.com` for any one label).
+public struct NamedCertificate: Sendable, Equatable {
+    public var serverName: String
+    public var certificateChainPath: String
+    public var privateKeyPath: String
+
+    public init(serverName: String, certificateChainPath: String, privateKeyPath: String) {
+        self.serverName = serverName.lowercased()
+        self.certificateChainPath = certificateChainPath
+        self.privateKeyPath = privateKeyPath
+    }
+
+    /// Exact names win over wildcards; a wildcard covers exactly one label (`*.a.com` covers `b.a.com`).
+    public static func select(_ requested: String, from certificates: [NamedCertificate]) -> NamedCertificate? {
+        let name = requested.lowercased()
+        if let exact = certificates.first(where: { $0.serverName == name }) { return exact }
+        guard let dot = name.firstIndex(of: ".") else { return nil }
+        let wildcard = "*" + name[dot...]
+        return certificates.first { $0.serverName == wildcard }
     }
 }

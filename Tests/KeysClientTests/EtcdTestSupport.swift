@@ -16,20 +16,3 @@ func withEtcdKeys<Result: Sendable>(
         }
     }
 }
-
-/// Awaits `condition` with a bounded number of polls; fails with `message` instead of hanging.
-func eventually(
-    _ message: String, timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    Issue.record("timed out after \(timeout): \(message)")
-    throw TimedOut(message: message)
-}
-
-struct TimedOut: Error { let message: String }
-
-import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import KeysClient
 import Testing
+import TestSupport
 
 /// Every keys operation against a real etcd 3.4 with `--enable-v2=true`.
 @Suite struct KeysAPIEtcdTests {

@@ -1,6 +1,7 @@
 import KeysClient
 import Synchronization
 import Testing
+import TestSupport
 
 /// Watches against real etcd: order, exactly-once delivery, and recovery from "event index cleared".
 @Suite struct KeysWatchEtcdTests {

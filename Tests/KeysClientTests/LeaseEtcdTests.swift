@@ -1,6 +1,7 @@
 import KeysClient
 import Synchronization
 import Testing
+import TestSupport
 
 /// Leases and leader election on real etcd, with real TTL expiry.
 @Suite struct LeaseEtcdTests {

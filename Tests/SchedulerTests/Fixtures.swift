@@ -12,22 +12,6 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// The keys API implementations the scheduler must work against.
-enum KeysBackend: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case etcd
-    case kvPeer = "kv-peer"
-
-    var testDescription: String { rawValue }
-
-    /// Runs `body` with the client URL of a fresh single-member store.
-    func with<Result: Sendable>(_ body: @Sendable (String) async throws -> Result) async throws -> Result {
-        switch self {
-        case .etcd: try await EtcdCluster.with(size: 1) { cluster in try await body(cluster.clientURLs[0]) }
-        case .kvPeer: try await KVPeerProcess.with { peer in try await body(try peer.clientURL) }
-        }
-    }
-}
-
 /// Runs `body` with a KeysAPI client on `endpoint`.
 func withKeys<Result: Sendable>(_ endpoint: String, _ body: (KeysAPI) async throws -> Result) async throws -> Result {
     try await KeysAPI.withClient(configuration: KeysClientConfiguration(endpoints: [endpoint]), logger: quietLogger(), body)
@@ -180,24 +164,7 @@ enum API {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes; fails with `message` instead of hanging.
-func eventually(
-    _ message: @autoclosure () -> String, timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(25))
-    }
-    let text = message()
-    Issue.record("timed out after \(timeout): \(text)")
-    throw SchedulerTestError(text)
-}
 
-struct SchedulerTestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// Where the schedule says `unit` runs, read straight from the keys API.
 func scheduledMachine(_ keys: KeysAPI, _ layout: FleetKeyLayout, _ unit: String) async throws -> [String] {

@@ -6,7 +6,8 @@ public struct SelfSignedCertificate: Sendable {
     public var certificatePath: String { directory + "/cert.pem" }
     public var privateKeyPath: String { directory + "/key.pem" }
 
-    public static func generate() async throws -> SelfSignedCertificate {
+    /// `commonName` also goes into the subject alternative names, beside 127.0.0.1.
+    public static func generate(commonName: String = "localhost") async throws -> SelfSignedCertificate {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("flotilla-tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -15,7 +16,7 @@ public struct SelfSignedCertificate: Sendable {
             try await Command.run("openssl", [
                 "req", "-x509", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                 "-keyout", certificate.privateKeyPath, "-out", certificate.certificatePath, "-days", "2",
-                "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-subj", "/CN=\(commonName)", "-addext", "subjectAltName=IP:127.0.0.1,DNS:\(commonName)",
             ])
         } catch {
             certificate.remove()
