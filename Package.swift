@@ -187,6 +187,32 @@ let package = Package(
             path: "Services/NodeAgent/Main",
             swiftSettings: settings
         ),
+        // discovery-proxy's pure core: keys -> routes and instances, route matching, balancing, health timelines.
+        .target(name: "ProxyCore", path: "Services/DiscoveryProxy/ProxyCore", swiftSettings: settings),
+        // discovery-proxy as a library: the event-loop data path, the registry follower, TCP listeners, admin API.
+        .target(
+            name: "DiscoveryProxy",
+            dependencies: [
+                "ProxyCore", "KeysClient", "HTTPServer", "ServiceKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/DiscoveryProxy/DiscoveryProxy",
+            swiftSettings: settings
+        ),
+        .executableTarget(
+            name: "discovery-proxy",
+            dependencies: ["DiscoveryProxy", "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/DiscoveryProxy/Main",
+            swiftSettings: settings
+        ),
         // Drives bench/scheduler.sh: submits units, simulates machines, times placement; not a service.
         .executableTarget(
             name: "flotilla-bench-scheduler",
@@ -300,6 +326,22 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/SchedulerTests",
+            swiftSettings: settings
+        ),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], path: "Tests/ProxyCoreTests", swiftSettings: settings),
+        .testTarget(
+            name: "DiscoveryProxyTests",
+            dependencies: [
+                "DiscoveryProxy", "ProxyCore", "KeysClient", "TestSupport", "HTTPServer", "ServiceKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/DiscoveryProxyTests",
             swiftSettings: settings
         ),
         .testTarget(name: "KeysStoreTests", dependencies: ["KeysStore"], path: "Tests/KeysStoreTests", swiftSettings: settings),
