@@ -15,13 +15,13 @@ struct ResilienceTests {
     @Test func retriesConnectFailuresThenEjectsAndReadmits() async throws {
         let deadPort = try LoopbackPorts.reserve(count: 1)[0]
         try await withProxy(backends: ["live"]) { proxy, backends in
-            try await proxy.route("web", #"{"service": "web", "retries": 1, "max_fails": 2, "fail_timeout": "1s"}"#)
+            try await proxy.route("web", #"{"service": "web", "retries": 1, "max_fails": 2, "fail_timeout": "3s"}"#)
             try await proxy.announce("web", "live", backends[0])
             _ = try await proxy.keys.set("/services/web/dead", value: "127.0.0.1:\(deadPort)")
             try await proxy.waitForInstances("web", ["live", "dead"])
 
             // Every request succeeds: a refused connect goes to the other instance at once.
-            let answers = try await proxy.backends(10)
+            let answers = try await proxy.backends(6)
             #expect(answers.allSatisfy { $0 == "live" })
             #expect(try await proxy.instanceStates(of: "web")["dead"] == "ejected")
 
@@ -83,6 +83,27 @@ struct ResilienceTests {
             #expect(reply.status == 200)
             #expect(reply.backend == "b")
             #expect(ContinuousClock.now - started < .seconds(15), "the request waited for the dead instance instead of being retried")
+        }
+    }
+
+    @Test func aSlowAnswerTimesOutAndIsRetriedElsewhere() async throws {
+        try await withProxy(backends: ["slow", "quick"]) { proxy, backends in
+            try await proxy.route("web", #"{"service": "web", "response_header_timeout": "300ms", "retries": 1, "max_fails": 100}"#)
+            for backend in backends { try await proxy.announce("web", backend.name, backend) }
+            try await proxy.waitForInstances("web", ["slow", "quick"])
+            // Whichever instance a request meets first, it is answered by the quick one within the timeout.
+            for _ in 0..<4 {
+                let started = ContinuousClock.now
+                let reply = try await proxy.get("/slow?ms=5000&only=slow")
+                #expect(reply.status == 200 && reply.backend == "quick", "\(reply.status) \(reply.body)")
+                #expect(ContinuousClock.now - started < .seconds(3))
+            }
+            // With nowhere else to go, the client gets 504 naming the timeout, not a hang.
+            try await proxy.withdraw("web", "quick")
+            try await proxy.waitForInstances("web", ["slow"])
+            let timedOut = try await proxy.get("/slow?ms=5000&only=slow")
+            #expect(timedOut.status == 504, "\(timedOut.status) \(timedOut.body)")
+            #expect(timedOut.body.contains("did not answer within 300ms"), "\(timedOut.body)")
         }
     }
 

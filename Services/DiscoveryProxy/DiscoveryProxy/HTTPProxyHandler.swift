@@ -53,6 +53,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         var reuseUpstream = true
         var closeClientAfterResponse = false
         var timeout: Scheduled<Void>?
+        /// What the last failed attempt would answer, if no other instance is left to try.
+        var lastFailure: (status: HTTPResponseStatus, message: String)?
     }
 
     private let runtime: ProxyRuntime
@@ -210,7 +212,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         let instances = runtime.state.snapshot.pools[exchange.route.spec.service] ?? []
         guard let upstream = exchange.route.choose(from: instances, excluding: exchange.tried, now: ProxyClock.now()) else {
             self.exchange = exchange
-            fail(status: .badGateway, message: "no instance of service \(exchange.route.spec.service) could be reached")
+            let failure = exchange.lastFailure ?? (.badGateway, "no instance of service \(exchange.route.spec.service) could be reached")
+            fail(status: failure.status, message: failure.message)
             return
         }
         exchange.tried.append(upstream.id)
@@ -294,6 +297,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             runtime.logger.warning("instance ejected after repeated failures", metadata: ["service": "\(upstream.service)", "instance": "\(upstream.instance)"])
         }
         exchange.upstream = nil
+        exchange.lastFailure = error is ProxyTimeout
+            ? (.gatewayTimeout, "upstream \(upstream.label) did not answer within \(ProxyDuration.format(exchange.route.spec.responseHeaderTimeout))")
+            : (.badGateway, "upstream \(upstream.label) failed: \(error)")
         let attemptsLeft = exchange.tried.count <= exchange.route.spec.retries
         // Nothing reached the upstream when the connect failed, so any request may go elsewhere; otherwise
         // only an idempotent one whose body is still complete in memory.
@@ -310,11 +316,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             return
         }
         self.exchange = exchange
-        if error is ProxyTimeout {
-            fail(status: .gatewayTimeout, message: "upstream \(upstream.label) did not answer within \(ProxyDuration.format(exchange.route.spec.responseHeaderTimeout))")
-        } else {
-            fail(status: .badGateway, message: "upstream \(upstream.label) failed: \(error)")
-        }
+        fail(status: exchange.lastFailure!.status, message: exchange.lastFailure!.message)
     }
 
     // MARK: upstream side

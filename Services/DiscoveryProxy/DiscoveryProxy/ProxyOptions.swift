@@ -64,13 +64,14 @@ public struct ProxyOptions: ParsableArguments, Sendable {
         }
         var staticRoutes: [RouteSpec] = []
         for text in routes {
-            do { staticRoutes.append(try RouteSpec.parse(flag: text)) } catch { throw ValidationError("--route \(text): \(error)") }
+            // The core's message already names the flag and its value.
+            do { staticRoutes.append(try RouteSpec.parse(flag: text)) } catch { throw ValidationError("\(error)") }
         }
         var tls: TLSOptions?
         let https = try httpsListen.map { try listen($0, flag: "https-listen") }
+        let named = try tlsSNI.map(Self.parseNamedCertificate)
         switch (tlsCertFile, tlsKeyFile) {
         case (let cert?, let key?):
-            let named = try tlsSNI.map(Self.parseNamedCertificate)
             tls = TLSOptions(certificateChainPath: cert, privateKeyPath: key, namedCertificates: named)
         case (nil, nil):
             if https != nil { throw ValidationError("--https-listen needs --tls-cert-file and --tls-key-file") }
