@@ -328,6 +328,9 @@ let package = Package(
             path: "Tests/SchedulerTests",
             swiftSettings: settings
         ),
+        // Wing–Gong linearizability checking of recorded client histories (register, CAS register, keyed); for tests.
+        .target(name: "Linearizability", path: "Tests/Linearizability", swiftSettings: settings),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], path: "Tests/LinearizabilityTests", swiftSettings: settings),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], path: "Tests/ProxyCoreTests", swiftSettings: settings),
         .testTarget(
             name: "DiscoveryProxyTests",

@@ -27,7 +27,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     /// Request bytes kept for a retry; a larger body is streamed without a copy and is not retried.
     static let replayLimit = 64 * 1024
 
-    private struct Exchange {
+    /// One request in flight. A class: the handler updates it from many callbacks, and copying a value this
+    /// size in and out on each of them costs more than the request's own work.
+    private final class Exchange {
         let head: HTTPRequestHead
         let upstreamHead: HTTPRequestHead
         let route: RouteRuntime
@@ -55,10 +57,20 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         var timeout: Scheduled<Void>?
         /// What the last failed attempt would answer, if no other instance is left to try.
         var lastFailure: (status: HTTPResponseStatus, message: String)?
+
+        init(head: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: RouteRuntime, isIdempotent: Bool, isUpgrade: Bool, start: NIODeadline) {
+            self.head = head
+            self.upstreamHead = upstreamHead
+            self.route = route
+            self.isIdempotent = isIdempotent
+            self.isUpgrade = isUpgrade
+            self.start = start
+        }
     }
 
     private let runtime: ProxyRuntime
     private let connection: ChannelHandlerServer.Connection
+    private let client: ForwardingHeaders.Client
     private var context: ChannelHandlerContext?
     private var exchange: Exchange?
     /// A local answer (404, 503, 502) went out; the rest of the request body is read and dropped.
@@ -70,6 +82,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     init(runtime: ProxyRuntime, connection: ChannelHandlerServer.Connection) {
         self.runtime = runtime
         self.connection = connection
+        self.client = ForwardingHeaders.Client(remoteAddress: connection.remoteAddress, isTLS: connection.isTLS)
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -132,10 +145,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if var exchange {
+        if let exchange {
             // The client is gone: its upstream connection is mid-request and cannot be reused.
             exchange.reuseUpstream = false
-            self.exchange = exchange
             finish(logStatus: exchange.responseStarted ? exchange.status : 499)
         }
         context.fireChannelInactive()
@@ -166,7 +178,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         let isUpgrade = !connection.isHTTP2 && ForwardingHeaders.isUpgradeRequest(head)
         exchange = Exchange(
             head: head,
-            upstreamHead: ForwardingHeaders.upstreamRequestHead(head, client: connection.remoteAddress, isTLS: connection.isTLS, upgrade: isUpgrade, upstreamAuthority: ""),
+            upstreamHead: ForwardingHeaders.upstreamRequestHead(head, client: client, upgrade: isUpgrade),
             route: route,
             isIdempotent: ForwardingHeaders.isIdempotent(head.method),
             isUpgrade: isUpgrade,
@@ -176,7 +188,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     private func forward(_ part: HTTPServerRequestPart) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         if case .end = part { exchange.requestEnded = true }
         if case .body(let buffer) = part {
             if exchange.replay != nil {
@@ -193,10 +205,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         if exchange.connecting || exchange.connection == nil {
             if case .body(let buffer) = part { exchange.unsentBytes += buffer.readableBytes }
             exchange.unsent.append(part)
-            self.exchange = exchange
             return
         }
-        self.exchange = exchange
         if let channel = exchange.connection?.channel {
             channel.write(Self.clientPart(part), promise: nil)
         }
@@ -207,11 +217,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     private func attempt() {
-        guard var exchange, let context else { return }
+        guard let exchange, let context else { return }
         // The pool as it is now: a retry must see instances that joined since the request began.
         let instances = runtime.state.snapshot.pools[exchange.route.spec.service] ?? []
         guard let upstream = exchange.route.choose(from: instances, excluding: exchange.tried, now: ProxyClock.now()) else {
-            self.exchange = exchange
             let failure = exchange.lastFailure ?? (.badGateway, "no instance of service \(exchange.route.spec.service) could be reached")
             fail(status: failure.status, message: failure.message)
             return
@@ -222,15 +231,17 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         exchange.attemptToken += 1
         exchange.reuseUpstream = true
         let token = exchange.attemptToken
-        self.exchange = exchange
         upstream.activeRequests.add(1, ordering: .relaxed)
         upstream.metrics.active.increment()
 
         let spec = exchange.route.spec
         let pool = runtime.pools.pool(for: context.eventLoop)
-        let future = pool.acquire(upstream, connectTimeout: TimeAmount(spec.connectTimeout), idleTimeout: TimeAmount(spec.idleTimeout))
+        if let idle = pool.takeIdle(upstream, idleTimeout: TimeAmount(spec.idleTimeout)) {
+            connected(idle)
+            return
+        }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        future.whenComplete { result in
+        pool.connect(upstream, timeout: TimeAmount(spec.connectTimeout)).whenComplete { result in
             let handler = loopBound.value
             guard handler.exchange?.attemptToken == token, handler.exchange?.upstream === upstream else {
                 // The request ended (client gone) while connecting: keep the connection for someone else.
@@ -245,7 +256,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     private func connected(_ upstreamConnection: UpstreamConnection) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         exchange.connecting = false
         exchange.connection = upstreamConnection
         upstreamConnection.handler.owner = self
@@ -256,7 +267,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         let unsent = exchange.unsent
         exchange.unsent = []
         exchange.unsentBytes = 0
-        self.exchange = exchange
         let channel = upstreamConnection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         for part in unsent {
@@ -268,7 +278,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     private func armResponseTimeout() {
-        guard var exchange, exchange.timeout == nil, !exchange.responseStarted, let context else { return }
+        guard let exchange, exchange.timeout == nil, !exchange.responseStarted, let context else { return }
         let token = exchange.attemptToken
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         exchange.timeout = context.eventLoop.scheduleTask(in: TimeAmount(exchange.route.spec.responseHeaderTimeout)) {
@@ -276,12 +286,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             guard let current = handler.exchange, current.attemptToken == token, !current.responseStarted else { return }
             handler.attemptFailed(ProxyTimeout(), connectFailure: false)
         }
-        self.exchange = exchange
     }
 
     /// An attempt failed before any response byte: count it against the instance, then retry or answer.
     private func attemptFailed(_ error: any Error, connectFailure: Bool) {
-        guard var exchange, let upstream = exchange.upstream else { return }
+        guard let exchange, let upstream = exchange.upstream else { return }
         exchange.timeout?.cancel()
         exchange.timeout = nil
         if let connection = exchange.connection {
@@ -310,12 +319,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
                 exchange.unsent = replay
                 exchange.unsentBytes = exchange.replayBytes
             }
-            self.exchange = exchange
             upstream.metrics.retries.increment()
             attempt()
             return
         }
-        self.exchange = exchange
         fail(status: exchange.lastFailure!.status, message: exchange.lastFailure!.message)
     }
 
@@ -324,7 +331,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     var isUpstreamReadPaused: Bool { !(context?.channel.isWritable ?? true) }
 
     func upstreamRead(_ part: HTTPClientResponsePart) {
-        guard var exchange, let context else { return }
+        guard let exchange, let context else { return }
         switch part {
         case .head(let head):
             exchange.timeout?.cancel()
@@ -335,22 +342,22 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
                 // The bytes behind the 101 belong to the new protocol; the splice waits for the response's
                 // end so that no HTTP part is left in flight when the codecs come out.
                 switchingProtocols = true
-                self.exchange = exchange
                 context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
                 return
             }
             if !head.isKeepAlive { exchange.reuseUpstream = false }
             var clientHead = ForwardingHeaders.clientResponseHead(head)
+            // An HTTP/1.0 client cannot read chunked bodies: answering in its version makes the encoder
+            // delimit the body by closing instead.
+            if exchange.head.version.major == 1 && exchange.head.version.minor == 0 { clientHead.version = .http1_0 }
             if exchange.isUpgrade {
                 // The upgrade was refused; the client's parser stopped at the upgrade request, so this is the last response.
                 exchange.closeClientAfterResponse = true
                 clientHead.headers.replaceOrAdd(name: "connection", value: "close")
             }
-            self.exchange = exchange
             context.write(wrapOutboundOut(.head(clientHead)), promise: nil)
         case .body(let buffer):
             exchange.bytesSent += buffer.readableBytes
-            self.exchange = exchange
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
             if switchingProtocols, let connection = exchange.connection {
@@ -358,22 +365,22 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
                 return
             }
             exchange.responseEnded = true
-            self.exchange = exchange
             exchange.upstream?.recordSuccess(now: ProxyClock.now())
+            if !exchange.requestEnded {
+                // The upstream answered before reading the whole body; the rest goes nowhere.
+                exchange.reuseUpstream = false
+                discardingUntilEnd = true
+            }
+            // The upstream connection goes back before the end is written: on HTTP/2 writing the end can
+            // close the stream at once, and a closing stream must not take a healthy connection with it.
+            releaseUpstream()
             if exchange.closeClientAfterResponse {
                 let channel = context.channel
                 context.writeAndFlush(wrapOutboundOut(.end(trailers))).whenComplete { _ in channel.close(promise: nil) }
             } else {
                 context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
             }
-            if exchange.requestEnded {
-                complete()
-            } else {
-                // The upstream answered before reading the whole body; the rest goes nowhere.
-                self.exchange?.reuseUpstream = false
-                complete()
-                discardingUntilEnd = true
-            }
+            complete()
         }
     }
 
@@ -399,9 +406,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     }
 
     func upstreamRetired(_ event: UpstreamRetired) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         exchange.reuseUpstream = false
-        self.exchange = exchange
         // An expired instance is presumed dead: a request still waiting for its answer goes elsewhere if it may.
         if event.phase == .ejected, !exchange.responseStarted, exchange.requestEnded,
             exchange.isIdempotent, exchange.replay != nil, exchange.tried.count <= exchange.route.spec.retries
@@ -437,15 +443,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     /// The request and its response are both complete: give the connection back and take the next request.
     private func complete() {
         guard let exchange, let context else { return }
-        if let connection = exchange.connection {
-            connection.handler.owner = nil
-            if exchange.reuseUpstream {
-                runtime.pools.pool(for: context.eventLoop).release(connection)
-            } else {
-                connection.channel.close(promise: nil)
-            }
-            self.exchange?.connection = nil
-        }
+        releaseUpstream()
         finish(logStatus: exchange.status)
         let next = queued
         queued = []
@@ -455,9 +453,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         resumeClientReads()
     }
 
+    /// Hands the upstream connection back to the pool, or closes it when it cannot carry another request.
+    private func releaseUpstream() {
+        guard let exchange, let connection = exchange.connection, let context else { return }
+        connection.handler.owner = nil
+        if exchange.reuseUpstream {
+            runtime.pools.pool(for: context.eventLoop).release(connection)
+        } else {
+            connection.channel.close(promise: nil)
+        }
+        self.exchange?.connection = nil
+    }
+
     /// Bookkeeping every request ends with, however it ended.
     private func finish(logStatus: Int) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         exchange.timeout?.cancel()
         if let connection = exchange.connection {
             connection.handler.owner = nil
@@ -469,7 +479,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             upstream.metrics.countResponse(status: logStatus)
         }
         exchange.upstream = nil
-        self.exchange = exchange
         logAccess(status: logStatus)
         self.exchange = nil
     }
@@ -503,7 +512,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         runtime.accessLog?.record(
-            client: connection.remoteAddress?.ipAddress ?? "-", method: request.method.rawValue, uri: request.uri,
+            client: client.address ?? "-", method: request.method.rawValue, uri: request.uri,
             version: connection.isHTTP2 ? "HTTP/2.0" : "HTTP/\(request.version.major).\(request.version.minor)",
             status: Int(status.code), bytes: request.method == .HEAD ? 0 : body.readableBytes
         )
@@ -513,7 +522,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         guard let accessLog = runtime.accessLog, let exchange else { return }
         let head = exchange.head
         accessLog.record(
-            client: connection.remoteAddress?.ipAddress ?? "-", method: head.method.rawValue, uri: head.uri,
+            client: client.address ?? "-", method: head.method.rawValue, uri: head.uri,
             version: connection.isHTTP2 ? "HTTP/2.0" : "HTTP/\(head.version.major).\(head.version.minor)",
             status: status, bytes: exchange.bytesSent
         )

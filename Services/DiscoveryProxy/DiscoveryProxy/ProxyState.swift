@@ -30,8 +30,8 @@ enum UpstreamChooser {
     /// Picks an instance for a new attempt. When passive or active health has taken every instance out, all
     /// registered ones are candidates again: a guess beats a certain 502 (Envoy's panic threshold at 100%).
     static func choose(from pool: [Upstream], excluding tried: [Int], now: Duration, balancer: borrowing Mutex<Balancer>) -> Upstream? {
-        let untried = pool.filter { $0.phase == .active && !tried.contains($0.id) }
-        var candidates = untried.filter { $0.isAvailable(now: now) }
+        let untried = tried.isEmpty ? pool.filter(\.isActive) : pool.filter { $0.isActive && !tried.contains($0.id) }
+        var candidates = untried.allSatisfy({ $0.isAvailable(now: now) }) ? untried : untried.filter { $0.isAvailable(now: now) }
         if candidates.isEmpty { candidates = untried }
         guard !candidates.isEmpty else { return nil }
         let input = candidates.map { BalancerCandidate(id: $0.id, weight: $0.endpoint.weight, active: $0.activeRequests.load(ordering: .relaxed)) }
@@ -156,7 +156,7 @@ final class ProxyState: Sendable {
             metadata: ["service": "\(upstream.service)", "instance": "\(upstream.instance)", "address": "\(upstream.label)"]
         )
         let deadline = phase == .ejected ? min(drainTimeout, .seconds(5)) : drainTimeout
-        Task { [logger] in
+        Task { [logger, self] in
             // Bounded drain: connections still open after the deadline are closed.
             let start = ContinuousClock.now
             while upstream.openChannelCount > 0, ContinuousClock.now - start < deadline {
@@ -166,6 +166,9 @@ final class ProxyState: Sendable {
                 logger.notice("drain deadline passed; closing connections", metadata: ["instance": "\(upstream.instance)", "open": "\(upstream.openChannelCount)"])
                 upstream.closeAllChannels()
             }
+            // The same service and instance may be back (a changed endpoint): its series are shared then.
+            let returned = book.withLock { $0.upstreams[upstream.service + "/" + upstream.instance] != nil }
+            if !returned { upstream.metrics.unregister(from: metricsRegistry) }
         }
     }
 

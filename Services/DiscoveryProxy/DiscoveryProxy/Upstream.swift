@@ -26,7 +26,13 @@ final class Upstream: Sendable {
     let instance: String
     let endpoint: InstanceEndpoint
     private let phaseState = Mutex(Phase.active)
+    /// Read on every pick without a lock: 0 while active, set once when the instance is retired.
+    private let retired = Atomic<Bool>(false)
     private let health: Mutex<Health>
+    /// Mirrors of `health` for the hot path, written under its lock: nanoseconds (of `ProxyClock`) before
+    /// which passive health keeps the instance out, and whether active checks let it in.
+    private let ejectedUntilNanoseconds = Atomic<Int64>(0)
+    private let checksPass = Atomic<Bool>(true)
     /// Requests in flight (least-connections reads it on every pick).
     let activeRequests = Atomic<Int>(0)
     /// Upstream channels open to this instance on any loop, so draining and ejection can reach them.
@@ -46,28 +52,46 @@ final class Upstream: Sendable {
 
     var label: String { "\(endpoint.host):\(endpoint.port)" }
 
+    var isActive: Bool { !retired.load(ordering: .relaxed) }
+
     /// Whether new requests may go here now: registered, not ejected by passive health, not failing checks.
     func isAvailable(now: Duration) -> Bool {
-        guard phase == .active else { return false }
-        return health.withLock { health in
-            health.passive.isAvailable(now: now) && (health.active?.isHealthy ?? true)
-        }
+        isActive && checksPass.load(ordering: .relaxed) && Self.nanoseconds(now) >= ejectedUntilNanoseconds.load(ordering: .relaxed)
     }
 
     func recordSuccess(now: Duration) {
-        health.withLock { $0.passive.recordSuccess(now: now) }
+        // Most successes change nothing; only one that ends a failure streak or probation needs the lock.
+        guard ejectedUntilNanoseconds.load(ordering: .relaxed) != 0 || health.withLock({ $0.passive.consecutiveFailures }) != 0 else { return }
+        health.withLock { health in
+            health.passive.recordSuccess(now: now)
+            publish(health)
+        }
     }
 
     /// Counts a failed attempt (connect error, reset or timeout before a response); true when it ejects.
     @discardableResult
     func recordFailure(now: Duration) -> Bool {
-        let ejected = health.withLock { $0.passive.recordFailure(now: now) }
+        let ejected = health.withLock { health in
+            defer { publish(health) }
+            return health.passive.recordFailure(now: now)
+        }
         if ejected { metrics.ejections.increment() }
         return ejected
     }
 
+    private func publish(_ health: borrowing Health) {
+        ejectedUntilNanoseconds.store(health.passive.ejectedUntil.map(Self.nanoseconds) ?? 0, ordering: .relaxed)
+        checksPass.store(health.active?.isHealthy ?? true, ordering: .relaxed)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
     func configureActiveHealth(_ spec: HealthCheckSpec?) {
         health.withLock { health in
+            defer { publish(health) }
             guard let spec else {
                 health.active = nil
                 return
@@ -81,7 +105,10 @@ final class Upstream: Sendable {
 
     /// Records an active check; returns the new health when it changed.
     func recordCheck(passed: Bool) -> Bool? {
-        health.withLock { $0.active?.record(passed: passed) }
+        health.withLock { health in
+            defer { publish(health) }
+            return health.active?.record(passed: passed)
+        }
     }
 
     func healthSnapshot(now: Duration) -> (passive: PassiveHealthState, failures: Int, checksHealthy: Bool?) {
@@ -97,6 +124,7 @@ final class Upstream: Sendable {
             return true
         }
         guard changed else { return false }
+        retired.store(true, ordering: .relaxed)
         let event = UpstreamRetired(upstreamID: id, phase: phase)
         for channel in channels.withLock({ Array($0.values) }) {
             channel.pipeline.fireUserInboundEventTriggered(event)
@@ -152,6 +180,14 @@ struct UpstreamMetrics: Sendable {
         retries = registry.makeCounter(descriptor: ProxyMetricName.make("retries", unit: "total", help: "Requests retried on another instance after failing here."), labels: labels)
         ejections = registry.makeCounter(descriptor: ProxyMetricName.make("ejections", unit: "total", help: "Times passive health took the instance out of rotation."), labels: labels)
         active = registry.makeGauge(descriptor: ProxyMetricName.make("active", unit: "requests", help: "Requests and TCP sessions in flight."), labels: labels)
+    }
+
+    /// Removes the series, so instances that came and went do not pile up in every scrape.
+    func unregister(from registry: PrometheusCollectorRegistry) {
+        for counter in [responses2xx, responses3xx, responses4xx, responses5xx, failures, retries, ejections] {
+            registry.unregisterCounter(counter)
+        }
+        registry.unregisterGauge(active)
     }
 
     func countResponse(status: Int) {

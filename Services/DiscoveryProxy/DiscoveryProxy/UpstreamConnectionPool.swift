@@ -86,7 +86,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 @available(*, unavailable)
 extension UpstreamHandler: Sendable {}
 
-struct UpstreamConnection {
+// @unchecked: made and used on one event loop; it only passes through that loop's futures.
+struct UpstreamConnection: @unchecked Sendable {
     let channel: any Channel
     let handler: UpstreamHandler
     let upstream: Upstream
@@ -117,21 +118,23 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         self.maxIdlePerUpstream = maxIdlePerUpstream
     }
 
-    /// A warm connection if one is idle (most recent first), else a new one.
-    func acquire(_ upstream: Upstream, connectTimeout: TimeAmount, idleTimeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+    /// A warm idle connection (most recent first), if there is one: the common case, with no future.
+    func takeIdle(_ upstream: Upstream, idleTimeout: TimeAmount) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
+        guard idle[upstream.id] != nil else { return nil }
         let now = NIODeadline.now()
         while var stack = idle[upstream.id], let last = stack.popLast() {
             idle[upstream.id] = stack.isEmpty ? nil : stack
             if last.channel.isActive, !last.handler.isRetired, now - last.since < idleTimeout {
-                return eventLoop.makeSucceededFuture(UpstreamConnection(channel: last.channel, handler: last.handler, upstream: upstream, reused: true))
+                return UpstreamConnection(channel: last.channel, handler: last.handler, upstream: upstream, reused: true)
             }
             last.channel.close(promise: nil)
         }
-        return connect(upstream, timeout: connectTimeout)
+        return nil
     }
 
-    private func connect(_ upstream: Upstream, timeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+    /// A new connection.
+    func connect(_ upstream: Upstream, timeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
         let names = Self.upstreamHandlerNames
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
@@ -159,7 +162,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     func release(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.handler.owner = nil
-        guard connection.channel.isActive, connection.upstream.phase == .active, !connection.handler.isRetired,
+        guard connection.channel.isActive, connection.upstream.isActive, !connection.handler.isRetired,
             idle[connection.upstream.id, default: []].count < maxIdlePerUpstream
         else {
             connection.channel.close(promise: nil)

@@ -1,0 +1,75 @@
+import Linearizability
+
+typealias RegisterOperation = Operation<RegisterModel.Input, RegisterModel.Output>
+typealias CASOperation = Operation<CASRegisterModel.Input, CASRegisterModel.Output>
+typealias KeyedCASOperation = Operation<KeyedInput<CASRegisterModel.Input>, CASRegisterModel.Output>
+
+/// An answered operation, called and returned at the ends of `interval`.
+func op<Input, Output>(
+    _ client: Int,
+    _ input: Input,
+    _ output: Output,
+    _ interval: ClosedRange<UInt64>
+) -> Operation<Input, Output> {
+    Operation(client: client, input: input, call: interval.lowerBound, output: output, return: interval.upperBound)
+}
+
+/// An operation whose answer never came.
+func pending<Input, Output>(_ client: Int, _ input: Input, at call: UInt64) -> Operation<Input, Output> {
+    Operation(client: client, input: input, call: call)
+}
+
+/// Why `order` is not a linearization of `history` under `model`, or nil if it is: every completed operation
+/// appears exactly once, no operation precedes one that returned before it was called, and the model
+/// accepts the answers in that order. Checked independently of the search so the tests trust neither.
+/// With `complete: false`, `order` need only be a linearization of some of the operations (a prefix).
+func linearizationProblem<M: Model>(
+    _ order: [Int],
+    of history: [Operation<M.Input, M.Output>],
+    model: M,
+    complete: Bool = true
+) -> String? {
+    guard Set(order).count == order.count else { return "an operation appears twice in \(order)" }
+    for index in history.indices where complete && !history[index].isPending && !order.contains(index) {
+        return "completed operation \(index) is missing from \(order)"
+    }
+    for (position, later) in order.enumerated() {
+        for earlier in order[..<position] {
+            if let end = history[later].return, !history[later].isPending, end < history[earlier].call {
+                return "operation \(later) returned before \(earlier) was called but is ordered after it"
+            }
+        }
+    }
+    var states: Set<M.State> = [model.initial]
+    for index in order {
+        states = Set(states.flatMap { model.step($0, history[index].input, history[index].output) })
+        if states.isEmpty { return "the model rejects operation \(index): \(history[index])" }
+    }
+    return nil
+}
+
+/// Steele, Lea & Flood's SplitMix64, inline so this target depends on nothing: a seed fully determines
+/// every generated history, and a failing seed is printed by the test that used it.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A value in `0..<bound`.
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// A value in `range`.
+    mutating func within(_ range: ClosedRange<UInt64>) -> UInt64 {
+        range.lowerBound + next() % (range.upperBound - range.lowerBound + 1)
+    }
+
+    mutating func percent(_ chance: Int) -> Bool { below(100) < chance }
+}
