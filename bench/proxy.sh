@@ -1,0 +1,826 @@
+#!/usr/bin/env bash
+# Benchmarks discovery-proxy (release build) against nginx and HAProxy as reverse proxies in front of the same
+# nginx backends, side by side in one run. Everything is on 127.0.0.1; every server is started here (etcd with a
+# private data directory) and stopped on exit.
+#   1. throughput and latency: directly to one backend (the baseline), and through discovery-proxy, nginx
+#      (upstream keepalive) and HAProxy (http-reuse always) to 2 backends; HTTP/1.1 with wrk --latency and
+#      cleartext HTTP/2 (prior knowledge) with h2load
+#   2. client-visible errors during 8 backend changes under wrk load (add a new backend, remove an old one,
+#      alternately, evenly spaced): discovery-proxy by etcd key PUT/DELETE, nginx by rewriting its upstream
+#      block + nginx -t + nginx -s reload (what confd-style setups do), HAProxy by its runtime API
+#      (set server state ready|maint on the stats socket)
+#   3. discovery-proxy's key-to-route latency: just before the etcd PUT -> first response from the new backend
+#      (bench/proxy/key_to_route.py, 50 trials)
+# and prints one summary with ratios against the direct baseline and against HAProxy; $OUT_DIR/summary.md is the
+# same as a Markdown fragment for BENCHMARKS.md.
+#
+# Usage: bench/proxy.sh
+#
+# Environment overrides (defaults in brackets):
+#   DURATION      measured seconds per run, also the length of each backend-change run, "10" or "10s"  [10]
+#   CONNECTIONS   wrk connections, and total h2 streams in flight for h2load                   [64]
+#   WRK_THREADS   wrk -t                                                                       [2]
+#   H2_CLIENTS    h2load -c (connections); streams per connection = CONNECTIONS / H2_CLIENTS   [4]
+#   H2_THREADS    h2load -t                                                                    [2]
+#   WARMUP        seconds of unreported traffic before each measured run (0 = none)            [2]
+#   CHANGES       backend changes per change run (even: the run ends on the set it began with) [8]
+#   TRIALS        key-to-route trials                                                          [50]
+#   PROXY_LOG_LEVEL  discovery-proxy --log-level                                               [warning]
+#   SERVER_CPUS   taskset CPU list for the proxies and etcd; empty = unpinned                  [0]  (unpinned on 1 CPU)
+#   BACKEND_CPUS  taskset CPU list for the backend nginx                                       [$SERVER_CPUS]
+#   CLIENT_CPUS   taskset CPU list for wrk, h2load and key_to_route.py; empty = unpinned       [1]  (unpinned on 1 CPU)
+#   SKIP_BUILD=1  use the existing release binary instead of running swift build
+#   PROXY_BIN     benchmark this discovery-proxy binary instead (implies SKIP_BUILD=1)
+#   ETCD_BIN      the etcd 3.4 binary                                                          [/usr/bin/etcd]
+#   HAPROXY_BIN   the HAProxy binary; when missing, root installs Debian's (apt-get install -y haproxy), and
+#                 if that fails the HAProxy rows are skipped ("haproxy: not available")       [haproxy]
+#   OUT_DIR       where raw tool output goes                                 [bench/out/proxy-<timestamp>]
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# stop_pid, free_port, to_ms, measure_begin/measure_end, ratio, nginx_conf, ready_url
+. "$REPO_ROOT/bench/lib.sh"
+SCRATCH="$REPO_ROOT/.build-release"
+PRODUCT=discovery-proxy
+KEY_TO_ROUTE_PY="$REPO_ROOT/bench/proxy/key_to_route.py"
+
+DURATION="${DURATION:-10}"
+DURATION="${DURATION%s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+WRK_THREADS="${WRK_THREADS:-2}"
+H2_CLIENTS="${H2_CLIENTS:-4}"
+H2_THREADS="${H2_THREADS:-2}"
+WARMUP="${WARMUP:-2}"
+WARMUP="${WARMUP%s}"
+CHANGES="${CHANGES:-8}"
+TRIALS="${TRIALS:-50}"
+PROXY_LOG_LEVEL="${PROXY_LOG_LEVEL:-warning}"
+ETCD_BIN="${ETCD_BIN:-/usr/bin/etcd}"
+HAPROXY_BIN="${HAPROXY_BIN:-haproxy}"
+# As bench/http.sh: the servers on CPU 0, the load generator on CPU 1. Each proxy runs on one core (nginx one
+# worker, HAProxy nbthread 1, discovery-proxy sizes its event loops to its affinity mask) and shares it with the
+# backends, so the three proxies are compared on equal terms and the load generator never competes with them.
+# etcd shares that core too; it only works when a key changes.
+if (( $(nproc) >= 2 )); then
+    SERVER_CPUS="${SERVER_CPUS-0}"
+    CLIENT_CPUS="${CLIENT_CPUS-1}"
+else
+    SERVER_CPUS="${SERVER_CPUS-}"
+    CLIENT_CPUS="${CLIENT_CPUS-}"
+fi
+BACKEND_CPUS="${BACKEND_CPUS-$SERVER_CPUS}"
+SKIP_BUILD="${SKIP_BUILD:-0}"
+OUT_DIR="${OUT_DIR:-$REPO_ROOT/bench/out/proxy-$(date +%Y%m%d-%H%M%S)}"
+
+SERVICE=web
+BACKENDS=(b1 b2 b3 b4) # b1, b2 live at start; b3, b4 come and go (change runs, key-to-route trials)
+
+die() { echo "bench/proxy.sh: $*" >&2; exit 1; }
+log() { echo "==> $*" >&2; }
+
+[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be whole seconds, got '$DURATION'"
+[[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be whole seconds, got '$WARMUP'"
+[[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer"
+[[ "$H2_CLIENTS" =~ ^[1-9][0-9]*$ ]] || die "H2_CLIENTS must be a positive integer"
+[[ "$CHANGES" =~ ^[1-9][0-9]*$ ]] && (( CHANGES % 2 == 0 )) || die "CHANGES must be a positive even number"
+[[ "$TRIALS" =~ ^[1-9][0-9]*$ ]] || die "TRIALS must be a positive integer"
+(( CONNECTIONS % H2_CLIENTS == 0 )) || die "CONNECTIONS ($CONNECTIONS) must be a multiple of H2_CLIENTS ($H2_CLIENTS)"
+H2_STREAMS=$(( CONNECTIONS / H2_CLIENTS ))
+(( WRK_THREADS <= CONNECTIONS )) || WRK_THREADS=$CONNECTIONS
+(( H2_THREADS <= H2_CLIENTS )) || H2_THREADS=$H2_CLIENTS
+
+for tool in nginx wrk h2load curl python3 awk sort timeout; do
+    command -v "$tool" >/dev/null || die "$tool not found (apt-get install -y nginx-light wrk nghttp2-client curl python3)"
+done
+[[ -x "$ETCD_BIN" ]] || die "etcd not found at $ETCD_BIN (apt-get install -y etcd-server, or set ETCD_BIN)"
+if [[ -n "$SERVER_CPUS$BACKEND_CPUS$CLIENT_CPUS" ]]; then command -v taskset >/dev/null || die "taskset not found"; fi
+
+server_prefix=()
+backend_prefix=()
+client_prefix=()
+[[ -n "$SERVER_CPUS" ]] && server_prefix=(taskset -c "$SERVER_CPUS")
+[[ -n "$BACKEND_CPUS" ]] && backend_prefix=(taskset -c "$BACKEND_CPUS")
+[[ -n "$CLIENT_CPUS" ]] && client_prefix=(taskset -c "$CLIENT_CPUS")
+
+mkdir -p "$OUT_DIR"
+
+# HAProxy is optional: without it the run goes on and its rows say "not available".
+if ! command -v "$HAPROXY_BIN" >/dev/null && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "haproxy not found; trying apt-get install -y haproxy (log: $OUT_DIR/apt-haproxy.log)"
+    DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y haproxy >"$OUT_DIR/apt-haproxy.log" 2>&1 || true
+fi
+HAVE_HAPROXY=0
+if command -v "$HAPROXY_BIN" >/dev/null; then
+    HAVE_HAPROXY=1
+else
+    echo "haproxy: not available" >&2
+fi
+
+# --- build ----------------------------------------------------------------------------------------------
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+fi
+if [[ -n "${PROXY_BIN:-}" ]]; then SKIP_BUILD=1; fi
+if [[ "$SKIP_BUILD" != 1 ]]; then
+    command -v swift >/dev/null || die "swift not found"
+    log "building $PRODUCT (release, --scratch-path .build-release)"
+    (cd "$REPO_ROOT" && swift build -c release --product "$PRODUCT" --scratch-path "$SCRATCH") >&2 \
+        || die "release build of $PRODUCT failed (above); PROXY_BIN=/path/to/discovery-proxy benchmarks a binary built elsewhere"
+fi
+BIN="${PROXY_BIN:-$SCRATCH/release/$PRODUCT}"
+[[ -x "$BIN" ]] || die "$BIN missing; build it or unset SKIP_BUILD"
+
+# --- lifecycle ------------------------------------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/flotilla-bench-proxy.XXXXXX")"
+BACKEND_PID=""
+ETCD_PID=""
+PROXY_PID=""
+NGINX_PID=""
+HAPROXY_PID=""
+WRK_PID=""
+
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    [[ -n "$WRK_PID" ]] && stop_pid "$WRK_PID" wrk
+    stop_pid "$PROXY_PID" discovery-proxy
+    stop_pid "$NGINX_PID" "nginx (proxy)"
+    stop_pid "$HAPROXY_PID" haproxy
+    stop_pid "$ETCD_PID" etcd
+    stop_pid "$BACKEND_PID" "nginx (backends)"
+    if [[ -d "$WORK" ]]; then
+        cp -f "$WORK/backends/logs/error.log" "$OUT_DIR/backends-nginx-error.log" 2>/dev/null || true
+        cp -f "$WORK/nginx/logs/error.log" "$OUT_DIR/proxy-nginx-error.log" 2>/dev/null || true
+        cp -f "$WORK/haproxy/haproxy.cfg" "$WORK/nginx/conf/nginx.conf" "$OUT_DIR/" 2>/dev/null || true
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Polls (at most $3 tenths of a second) until URL answers 2xx with a body that is one of the words in $2
+# (e.g. "b1 b2"). Extra curl flags after that.
+wait_http_body() {
+    local url="$1" want=" $2 " tries="$3" i body
+    shift 3
+    for ((i = 0; i < tries; i++)); do
+        body="$(curl -fsS --max-time 1 "$@" "$url" 2>/dev/null || true)"
+        [[ -n "$body" && "$want" == *" $body "* ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# The backends that answer 40 requests to URL over one keep-alive connection, sorted, space-separated.
+routed_backends() {
+    local url="$1" urls=() i
+    for ((i = 0; i < 40; i++)); do urls+=("$url"); done
+    { curl -sS --max-time 10 "${urls[@]}" 2>/dev/null || true; } | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+# Connections the backend nginx has accepted so far (stub_status); this query's own connection is counted.
+backend_accepts() { curl -fsS --max-time 2 "http://127.0.0.1:$BACKEND_STATUS_PORT/nginx_status" 2>/dev/null | awk 'NR == 3 { print $1 }'; }
+
+# One nginx worker serving every backend: server block bN on port BP[bN] answers 200 "bN\n" with x-backend: bN.
+# b1 also gets an h2c listener for the direct h2c baseline, and stub_status counts the connections opened to them
+# (a proxy that reuses its upstream connections opens a handful per run, not one per request).
+declare -A BP
+start_backends() {
+    local prefix="$WORK/backends" attempt name blocks port ok
+    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        blocks=""
+        for name in "${BACKENDS[@]}"; do
+            BP[$name]="$(free_port)"
+            blocks+="
+    server {
+        listen 127.0.0.1:${BP[$name]};
+        location / { add_header x-backend $name always; return 200 \"$name\\n\"; }
+    }"
+        done
+        BACKEND_H2_PORT="$(free_port)"
+        BACKEND_STATUS_PORT="$(free_port)"
+        blocks+="
+    server {
+        listen 127.0.0.1:$BACKEND_H2_PORT http2;
+        location / { add_header x-backend b1 always; return 200 \"b1\\n\"; }
+    }
+    server {
+        listen 127.0.0.1:$BACKEND_STATUS_PORT;
+        location = /nginx_status { stub_status; }
+    }"
+        [[ "$(printf '%s\n' "${BP[@]}" "$BACKEND_H2_PORT" "$BACKEND_STATUS_PORT" | sort -u | wc -l)" == $(( ${#BACKENDS[@]} + 2 )) ]] || continue
+        nginx_conf "$prefix" "$blocks" >"$prefix/conf/nginx.conf"
+        : >"$prefix/logs/error.log"
+        "${backend_prefix[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e "$prefix/logs/error.log" &
+        BACKEND_PID=$!
+        ok=1
+        for name in "${BACKENDS[@]}"; do
+            wait_http_body "http://127.0.0.1:${BP[$name]}/" "$name" 100 || { ok=0; break; }
+        done
+        if (( ok )) && wait_http_body "http://127.0.0.1:$BACKEND_H2_PORT/" b1 50 --http2-prior-knowledge && [[ -n "$(backend_accepts)" ]]; then
+            return 0
+        fi
+        log "backend nginx not ready (attempt $attempt): $(tail -n 3 "$prefix/logs/error.log")"
+        stop_pid "$BACKEND_PID" "nginx (backends)"
+        BACKEND_PID=""
+    done
+    die "backend nginx did not become ready"
+}
+
+# etcd needs fixed ports (client and peer); a port taken between free_port and etcd's bind makes it exit,
+# so retry with new ones. It is ready once it takes a write (it elects itself a second or two after listening).
+start_etcd() {
+    local attempt client_port peer_port i
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        client_port="$(free_port)"
+        peer_port="$(free_port)"
+        [[ "$client_port" != "$peer_port" ]] || continue
+        rm -rf "$WORK/etcd"
+        ETCD_URL="http://127.0.0.1:$client_port"
+        "${server_prefix[@]}" "$ETCD_BIN" --name proxy-bench --data-dir "$WORK/etcd" --enable-v2=true \
+            --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
+            --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+            --initial-cluster "proxy-bench=http://127.0.0.1:$peer_port" --initial-cluster-state new \
+            >>"$OUT_DIR/etcd.log" 2>&1 &
+        ETCD_PID=$!
+        for ((i = 0; i < 200; i++)); do
+            if curl -fsS --max-time 1 -X PUT "$ETCD_URL/v2/keys/bench-ready" -d value=1 -o /dev/null 2>/dev/null; then return 0; fi
+            kill -0 "$ETCD_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        log "etcd not ready on ports $client_port/$peer_port (attempt $attempt): $(tail -n 2 "$OUT_DIR/etcd.log")"
+        stop_pid "$ETCD_PID" etcd
+        ETCD_PID=""
+    done
+    die "etcd did not become ready"
+}
+
+# Instance keys: /services/web/<instance> = {"host":"127.0.0.1","port":N}.
+put_instance() { # instance backend
+    curl -fsS --max-time 2 -X PUT "$ETCD_URL/v2/keys/services/$SERVICE/$1" \
+        --data-urlencode "value={\"host\":\"127.0.0.1\",\"port\":${BP[$2]}}" -o /dev/null
+}
+delete_instance() { # instance
+    curl -fsS --max-time 2 -X DELETE "$ETCD_URL/v2/keys/services/$SERVICE/$1" -o /dev/null
+}
+
+# The instances discovery-proxy routes to right now (state "active" in GET /status), sorted, space-separated.
+proxy_active_instances() {
+    curl -fsS --max-time 2 "$PROXY_ADMIN/status" 2>/dev/null | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+print(" ".join(sorted(i["instance"] for i in doc.get("services", {}).get(sys.argv[1], []) if i.get("state") == "active")))
+' "$SERVICE" 2>/dev/null || true
+}
+
+start_proxy() {
+    local stdout="$OUT_DIR/discovery-proxy.stdout" i
+    # Create the file first: the background job opens its redirection only after it has forked.
+    : >"$stdout"
+    "${server_prefix[@]}" "$BIN" --endpoints "$ETCD_URL" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+        --route "service=$SERVICE" --log-level "$PROXY_LOG_LEVEL" --drain-timeout 5s \
+        >"$stdout" 2>"$OUT_DIR/discovery-proxy.stderr" &
+    PROXY_PID=$!
+    PROXY_ADMIN="$(ready_url "$stdout" admin "$PROXY_PID")" \
+        || die "discovery-proxy printed no ready line within 30 s (or exited): $(tail -n 5 "$OUT_DIR/discovery-proxy.stderr")"
+    PROXY_URL="$(ready_url "$stdout" http "$PROXY_PID")/" || die "discovery-proxy's ready line has no http= URL: $(cat "$stdout")"
+    for ((i = 0; i < 100; i++)); do
+        curl -fsS --max-time 1 "$PROXY_ADMIN/health" -o /dev/null 2>/dev/null && break
+        sleep 0.1
+    done
+    (( i < 100 )) || die "discovery-proxy's $PROXY_ADMIN/health did not turn 200 within 10 s"
+    for ((i = 0; i < 100; i++)); do
+        [[ "$(proxy_active_instances)" == "$INITIAL_INSTANCES" ]] && break
+        sleep 0.1
+    done
+    (( i < 100 )) || die "discovery-proxy's /status does not list the instances '$INITIAL_INSTANCES' within 10 s: $(proxy_active_instances)"
+    wait_http_body "$PROXY_URL" "b1 b2" 50 || die "discovery-proxy does not answer HTTP/1.1 from b1/b2 at $PROXY_URL"
+    wait_http_body "$PROXY_URL" "b1 b2" 50 --http2-prior-knowledge || die "discovery-proxy does not answer h2c from b1/b2 at $PROXY_URL"
+}
+
+# nginx as a reverse proxy; conf/upstream.conf holds the whole upstream block (rewritten for each change).
+write_nginx_upstream() { # backend...
+    local prefix="$WORK/nginx" name
+    {
+        echo "upstream $SERVICE {"
+        for name in "$@"; do echo "    server 127.0.0.1:${BP[$name]};"; done
+        echo "    keepalive 64;"
+        echo "}"
+    } >"$prefix/conf/upstream.conf.new"
+    mv -f "$prefix/conf/upstream.conf.new" "$prefix/conf/upstream.conf"
+}
+nginx_proxy() { timeout 10 nginx -p "$WORK/nginx/" -c "$WORK/nginx/conf/nginx.conf" -e "$WORK/nginx/logs/error.log" "$@"; }
+
+start_nginx_proxy() {
+    local prefix="$WORK/nginx" attempt h1_port h2_port
+    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        h1_port="$(free_port)"
+        h2_port="$(free_port)"
+        [[ "$h1_port" != "$h2_port" ]] || continue
+        write_nginx_upstream b1 b2
+        nginx_conf "$prefix" "$(cat <<EOF
+    include $prefix/conf/upstream.conf;
+    server {
+        listen 127.0.0.1:$h1_port;
+        listen 127.0.0.1:$h2_port http2;
+        location / {
+            proxy_pass http://$SERVICE;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+EOF
+)" >"$prefix/conf/nginx.conf"
+        : >"$prefix/logs/error.log"
+        "${server_prefix[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e "$prefix/logs/error.log" &
+        NGINX_PID=$!
+        NGINX_H1_URL="http://127.0.0.1:$h1_port/"
+        NGINX_H2_URL="http://127.0.0.1:$h2_port/"
+        if wait_http_body "$NGINX_H1_URL" "b1 b2" 100 && wait_http_body "$NGINX_H2_URL" "b1 b2" 50 --http2-prior-knowledge; then
+            return 0
+        fi
+        log "nginx proxy not ready on ports $h1_port/$h2_port (attempt $attempt): $(tail -n 3 "$prefix/logs/error.log")"
+        stop_pid "$NGINX_PID" "nginx (proxy)"
+        NGINX_PID=""
+    done
+    die "nginx proxy did not become ready"
+}
+
+# HAProxy, one thread, every backend declared (b3 and b4 disabled); changes go through the runtime API.
+haproxy_cmd() { # command -> the socket's answer on stdout
+    if command -v socat >/dev/null; then
+        printf '%s\n' "$1" | timeout 5 socat -t 2 stdio "unix-connect:$HAPROXY_SOCK"
+    else
+        timeout 5 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode() + b"\n")
+out = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk: break
+    out += chunk
+sys.stdout.write(out.decode())
+' "$HAPROXY_SOCK" "$1"
+    fi
+}
+
+start_haproxy() {
+    local dir="$WORK/haproxy" attempt h1_port h2_port name disabled
+    mkdir -p "$dir"
+    HAPROXY_SOCK="$dir/haproxy.sock"
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        h1_port="$(free_port)"
+        h2_port="$(free_port)"
+        [[ "$h1_port" != "$h2_port" ]] || continue
+        {
+            cat <<EOF
+global
+    nbthread 1
+    maxconn 4096
+    stats socket $HAPROXY_SOCK mode 600 level admin
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 75s
+    timeout server 75s
+    timeout http-keep-alive 75s
+    http-reuse always
+
+frontend fe
+    bind 127.0.0.1:$h1_port
+    bind 127.0.0.1:$h2_port proto h2
+    default_backend $SERVICE
+
+backend $SERVICE
+    balance roundrobin
+EOF
+            for name in "${BACKENDS[@]}"; do
+                disabled=""
+                [[ "$name" == b1 || "$name" == b2 ]] || disabled=" disabled"
+                echo "    server $name 127.0.0.1:${BP[$name]}$disabled"
+            done
+        } >"$dir/haproxy.cfg"
+        "$HAPROXY_BIN" -c -q -f "$dir/haproxy.cfg" >"$OUT_DIR/haproxy-check.log" 2>&1 || die "haproxy -c rejects $dir/haproxy.cfg: $(cat "$OUT_DIR/haproxy-check.log")"
+        "${server_prefix[@]}" "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg" >>"$OUT_DIR/haproxy.log" 2>&1 &
+        HAPROXY_PID=$!
+        HAPROXY_H1_URL="http://127.0.0.1:$h1_port/"
+        HAPROXY_H2_URL="http://127.0.0.1:$h2_port/"
+        if wait_http_body "$HAPROXY_H1_URL" "b1 b2" 100 && wait_http_body "$HAPROXY_H2_URL" "b1 b2" 50 --http2-prior-knowledge \
+            && haproxy_cmd "show info" | grep -q '^Name: HAProxy'; then
+            return 0
+        fi
+        log "haproxy not ready on ports $h1_port/$h2_port (attempt $attempt): $(tail -n 3 "$OUT_DIR/haproxy.log")"
+        stop_pid "$HAPROXY_PID" haproxy
+        HAPROXY_PID=""
+    done
+    die "haproxy did not become ready"
+}
+
+# --- measurement ----------------------------------------------------------------------------------------
+backend_pids() { echo "$BACKEND_PID" $(ps -o pid= --ppid "$BACKEND_PID"); }
+proxy_pids() {
+    case "$1" in
+        direct) ;;
+        discovery-proxy) echo "$PROXY_PID" ;;
+        nginx) echo "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID") ;;
+        haproxy) echo "$HAPROXY_PID" ;;
+    esac
+}
+# For measure_begin/measure_end: the proxy and the backends (so OTHER counts neither); PROXY_CPU and BACKEND_CPU
+# split it.
+server_pids() { proxy_pids "$1"; backend_pids; }
+
+split_begin() { S_A0="$(backend_accepts)"; S_P0="$(cpu_ticks $(proxy_pids "$1"))"; S_B0="$(cpu_ticks $(backend_pids))"; S_T0="$(date +%s.%N)"; }
+split_end() { # -> PROXY_CPU, BACKEND_CPU (% of a core), BACKEND_CONNS (connections opened to the backends)
+    local p1 b1 t1 a1
+    p1="$(cpu_ticks $(proxy_pids "$1"))"
+    b1="$(cpu_ticks $(backend_pids))"
+    t1="$(date +%s.%N)"
+    a1="$(backend_accepts)"
+    BACKEND_CONNS="$(awk -v a="$S_A0" -v b="$a1" 'BEGIN { if (a == "" || b == "") print "n/a"; else print b - a - 1 }')"
+    PROXY_CPU="$(awk -v d="$(( p1 - S_P0 ))" -v hz="$CLK_TCK" -v t0="$S_T0" -v t1="$t1" 'BEGIN { printf "%.0f", 100 * d / hz / (t1 - t0) }')"
+    BACKEND_CPU="$(awk -v d="$(( b1 - S_B0 ))" -v hz="$CLK_TCK" -v t0="$S_T0" -v t1="$t1" 'BEGIN { printf "%.0f", 100 * d / hz / (t1 - t0) }')"
+    [[ "$1" == direct ]] && PROXY_CPU="-"
+    return 0
+}
+
+# Dies when a server under test has exited (a crash shows here rather than as a pile of wrk errors).
+check_alive() {
+    local name pid
+    for name in "nginx (backends):$BACKEND_PID" "etcd:$ETCD_PID" "discovery-proxy:$PROXY_PID" "nginx (proxy):$NGINX_PID" "haproxy:$HAPROXY_PID"; do
+        pid="${name##*:}"
+        [[ -z "$pid" ]] || kill -0 "$pid" 2>/dev/null || die "${name%:*} (pid $pid) exited during the run ($1); see $OUT_DIR"
+    done
+}
+
+# Sets WRK_ERR_{CONNECT,READ,WRITE,TIMEOUT}, WRK_NON2XX and WRK_ERRORS (their sum) from wrk output FILE.
+wrk_errors() {
+    local line
+    line="$(grep -E '^ *Socket errors:' "$1" || true)"
+    WRK_ERR_CONNECT="$(sed -n 's/.*connect \([0-9]*\).*/\1/p' <<<"$line")"
+    WRK_ERR_READ="$(sed -n 's/.*read \([0-9]*\).*/\1/p' <<<"$line")"
+    WRK_ERR_WRITE="$(sed -n 's/.*write \([0-9]*\).*/\1/p' <<<"$line")"
+    WRK_ERR_TIMEOUT="$(sed -n 's/.*timeout \([0-9]*\).*/\1/p' <<<"$line")"
+    WRK_NON2XX="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$1")"
+    WRK_ERR_CONNECT="${WRK_ERR_CONNECT:-0}" WRK_ERR_READ="${WRK_ERR_READ:-0}" WRK_ERR_WRITE="${WRK_ERR_WRITE:-0}"
+    WRK_ERR_TIMEOUT="${WRK_ERR_TIMEOUT:-0}" WRK_NON2XX="${WRK_NON2XX:-0}"
+    WRK_ERRORS=$(( WRK_ERR_CONNECT + WRK_ERR_READ + WRK_ERR_WRITE + WRK_ERR_TIMEOUT + WRK_NON2XX ))
+}
+
+# Bounded: wrk ends on its own after -d; timeout catches a wedged one.
+wrk_cmd() { timeout -k 5 $(( $2 + 30 )) "${client_prefix[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"$2s" --latency "$1"; }
+h2load_cmd() { timeout -k 5 $(( $2 + 30 )) "${client_prefix[@]}" h2load -t"$H2_THREADS" -c"$H2_CLIENTS" -m"$H2_STREAMS" -D"$2" "${@:3}" "$1"; }
+
+# run_wrk target url -> RPS, P99, MEAN, MAX, CPU (proxy+backends), PROXY_CPU, BACKEND_CPU, OTHER, ERRORS; raw: wrk-<target>.txt
+run_wrk() {
+    local target="$1" url="$2" out="$OUT_DIR/wrk-$1.txt"
+    if (( WARMUP > 0 )); then wrk_cmd "$url" "$WARMUP" >/dev/null || die "wrk warm-up against $target failed"; fi
+    log "wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency $url  ($target)"
+    split_begin "$target"
+    measure_begin "$target"
+    wrk_cmd "$url" "$DURATION" >"$out" || die "wrk against $target failed (exit $?); $out"
+    measure_end "$target"
+    split_end "$target"
+    RPS="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+    P99="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")"
+    MEAN="$(to_ms "$(awk '$1 == "Latency" && NF >= 4 { print $2; exit }' "$out")")"
+    MAX="$(to_ms "$(awk '$1 == "Latency" && NF >= 4 { print $4; exit }' "$out")")"
+    [[ -n "$RPS" && -n "$P99" ]] || die "could not parse $out"
+    wrk_errors "$out"
+    ERRORS="$WRK_ERRORS"
+    check_alive "wrk $target"
+}
+
+# run_h2load target url -> RPS, P99 (from h2load --log-file), MEAN, MAX, CPU..., ERRORS; raw: h2load-<target>.txt
+run_h2load() {
+    local target="$1" url="$2" out="$OUT_DIR/h2load-$1.txt" reqlog="$WORK/h2load-$1.log" n idx ok failed
+    if (( WARMUP > 0 )); then h2load_cmd "$url" "$WARMUP" >/dev/null || die "h2load warm-up against $target failed"; fi
+    log "h2load -t$H2_THREADS -c$H2_CLIENTS -m$H2_STREAMS -D$DURATION $url  ($target)"
+    split_begin "$target"
+    measure_begin "$target"
+    h2load_cmd "$url" "$DURATION" --log-file="$reqlog" >"$out" || die "h2load against $target failed (exit $?); $out"
+    measure_end "$target"
+    split_end "$target"
+    RPS="$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { printf "%.0f", $i; exit } }' "$out")"
+    MEAN="$(to_ms "$(awk '/^time for request:/ { print $6 }' "$out")")"
+    MAX="$(to_ms "$(awk '/^time for request:/ { print $5 }' "$out")")"
+    ok="$(awk -F'\t' '$2 >= 200 && $2 < 300' "$reqlog" | wc -l)"
+    failed="$(awk -F'\t' '$2 < 200 || $2 >= 300' "$reqlog" | wc -l)"
+    n="$ok"
+    if (( n > 0 )); then
+        idx=$(( (n * 99 + 99) / 100 ))
+        P99="$(awk -F'\t' '$2 >= 200 && $2 < 300 { print $3 }' "$reqlog" | sort -n | sed -n "${idx}p" | awk '{ printf "%.2f", $1 / 1000 }')"
+    else
+        P99="n/a"
+    fi
+    # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
+    ERRORS="$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^(failed|errored|timeout)/) s += $i; print s + 0 }' "$out")"
+    ERRORS=$(( ERRORS + failed ))
+    [[ -n "$RPS" ]] || die "could not parse $out"
+    rm -f "$reqlog"
+    check_alive "h2load $target"
+}
+
+sleep_until() { # epoch seconds (fractional)
+    local d
+    d="$(awk -v t="$1" -v n="$(date +%s.%N)" 'BEGIN { d = t - n; printf "%.3f", d < 0 ? 0 : d }')"
+    sleep "$d"
+}
+now_ms() { date +%s%3N; }
+
+# The live backend set during a change run, and one change to it: change k (0-based) adds the backend two
+# places after the oldest live one when k is even, and removes the oldest live one when k is odd; so
+# {b1,b2} -> +b3 -> -b1 -> +b4 -> -b2 -> +b1 -> -b3 -> +b2 -> -b4 -> {b1,b2} for 8 changes.
+declare -A INSTANCE_OF # backend -> its current discovery-proxy instance name
+LIVE=()
+apply_change() { # target k -> CHANGE_DESC; returns non-zero when the change command failed
+    local target="$1" k="$2" name action i rest=()
+    if (( k % 2 == 0 )); then
+        name="${BACKENDS[$(( (k / 2 + 2) % ${#BACKENDS[@]} ))]}"
+        action=add
+        LIVE+=("$name")
+    else
+        name="${BACKENDS[$(( (k / 2) % ${#BACKENDS[@]} ))]}"
+        action=remove
+        for i in "${LIVE[@]}"; do [[ "$i" == "$name" ]] || rest+=("$i"); done
+        LIVE=("${rest[@]}")
+    fi
+    CHANGE_DESC="$action $name"
+    case "$target" in
+        discovery-proxy)
+            if [[ "$action" == add ]]; then
+                INSTANCE_OF[$name]="$name-c$k"
+                CHANGE_DESC+=" (PUT /services/$SERVICE/${INSTANCE_OF[$name]})"
+                put_instance "${INSTANCE_OF[$name]}" "$name"
+            else
+                CHANGE_DESC+=" (DELETE /services/$SERVICE/${INSTANCE_OF[$name]})"
+                delete_instance "${INSTANCE_OF[$name]}"
+            fi
+            ;;
+        nginx)
+            CHANGE_DESC+=" (upstream {${LIVE[*]}}, nginx -t, nginx -s reload)"
+            write_nginx_upstream "${LIVE[@]}"
+            nginx_proxy -t -q && nginx_proxy -s reload
+            ;;
+        haproxy)
+            local state=ready
+            [[ "$action" == remove ]] && state=maint
+            CHANGE_DESC+=" (set server $SERVICE/$name state $state)"
+            local answer
+            answer="$(haproxy_cmd "set server $SERVICE/$name state $state")" || return 1
+            [[ -z "${answer//[[:space:]]/}" ]] || { CHANGE_DESC+=": $answer"; return 1; }
+            ;;
+    esac
+}
+
+# run_changes target url: wrk for DURATION s with CHANGES evenly spaced backend changes ((k+1) * DURATION /
+# (CHANGES+1) s after the start) -> RPS, P99, WRK_ERR_*, WRK_ERRORS, CHANGE_FAILURES, ROUTED_AFTER,
+# BACKEND_CONNS; raw: wrk-changes-<target>.txt and changes-<target>.txt (what was done when, and how long each command took).
+run_changes() {
+    local target="$1" url="$2" out="$OUT_DIR/wrk-changes-$1.txt" log_file="$OUT_DIR/changes-$1.txt" t0 k at c0 rc a0
+    LIVE=(b1 b2)
+    INSTANCE_OF=([b1]=b1 [b2]=b2)
+    CHANGE_FAILURES=0
+    if (( WARMUP > 0 )); then wrk_cmd "$url" "$WARMUP" >/dev/null || die "wrk warm-up against $target failed"; fi
+    log "wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency $url with $CHANGES backend changes  ($target)"
+    : >"$log_file"
+    a0="$(backend_accepts)"
+    t0="$(date +%s.%N)"
+    # Not through wrk_cmd: $! must be timeout's pid, so that cleanup can stop it.
+    timeout -k 5 $(( DURATION + 30 )) "${client_prefix[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url" >"$out" &
+    WRK_PID=$!
+    for ((k = 0; k < CHANGES; k++)); do
+        at="$(awk -v t0="$t0" -v k="$k" -v d="$DURATION" -v n="$CHANGES" 'BEGIN { printf "%.3f", t0 + (k + 1) * d / (n + 1) }')"
+        sleep_until "$at"
+        c0="$(now_ms)"
+        rc=0
+        apply_change "$target" "$k" >>"$log_file" 2>&1 || rc=$?
+        (( rc == 0 )) || CHANGE_FAILURES=$(( CHANGE_FAILURES + 1 ))
+        printf 't=+%ss %s: %s ms%s\n' "$(awk -v t0="$t0" -v c="$c0" 'BEGIN { printf "%.2f", c / 1000 - t0 }')" "$CHANGE_DESC" \
+            "$(( $(now_ms) - c0 ))" "$( (( rc == 0 )) || echo ", FAILED (exit $rc)")" >>"$log_file"
+    done
+    rc=0
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=""
+    (( rc == 0 )) || die "wrk against $target with changes failed (exit $rc); $out"
+    BACKEND_CONNS="$(awk -v a="$a0" -v b="$(backend_accepts)" 'BEGIN { if (a == "" || b == "") print "n/a"; else print b - a - 1 }')"
+    RPS="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+    P99="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")"
+    [[ -n "$RPS" && -n "$P99" ]] || die "could not parse $out"
+    wrk_errors "$out"
+    check_alive "changes $target"
+    sleep 0.5
+    ROUTED_AFTER="$(routed_backends "$url")"
+    echo "routed after the run (40 requests): $ROUTED_AFTER" >>"$log_file"
+    if [[ "$target" == discovery-proxy ]]; then
+        echo "GET /status active instances: $(proxy_active_instances)" >>"$log_file"
+    fi
+}
+
+# --- run ------------------------------------------------------------------------------------------------
+CLK_TCK="$(getconf CLK_TCK)"
+log "starting backends, etcd and the proxies"
+start_backends
+start_etcd
+INITIAL_INSTANCES="b1 b2"
+put_instance b1 b1 || die "could not write /services/$SERVICE/b1 to etcd"
+put_instance b2 b2 || die "could not write /services/$SERVICE/b2 to etcd"
+start_proxy
+start_nginx_proxy
+(( HAVE_HAPROXY )) && start_haproxy
+ETCD_VERSION="$("$ETCD_BIN" --version | awk '/^etcd Version:/ { print $3 }')"
+NGINX_VERSION="$(nginx -v 2>&1 | sed 's/.*nginx\///')"
+HAPROXY_VERSION="$( (( HAVE_HAPROXY )) && "$HAPROXY_BIN" -v | awk 'NR == 1 { print $3 }' || echo "not available")"
+log "backends: $(for n in "${BACKENDS[@]}"; do printf '%s=127.0.0.1:%s ' "$n" "${BP[$n]}"; done)(b1 h2c: $BACKEND_H2_PORT), nginx pid $BACKEND_PID"
+log "etcd $ETCD_VERSION: $ETCD_URL, pid $ETCD_PID"
+log "discovery-proxy: $PROXY_URL (HTTP/1.1 and h2c), admin $PROXY_ADMIN, pid $PROXY_PID"
+log "nginx proxy: $NGINX_H1_URL, h2c $NGINX_H2_URL, pid $NGINX_PID"
+(( HAVE_HAPROXY )) && log "haproxy $HAPROXY_VERSION: $HAPROXY_H1_URL, h2c $HAPROXY_H2_URL, pid $HAPROXY_PID"
+log "raw output: $OUT_DIR"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+TARGETS=(direct discovery-proxy nginx)
+CHANGE_TARGETS=(discovery-proxy nginx)
+(( HAVE_HAPROXY )) && TARGETS+=(haproxy) CHANGE_TARGETS+=(haproxy)
+declare -A H1 H2
+H1[direct]="http://127.0.0.1:${BP[b1]}/" H2[direct]="http://127.0.0.1:$BACKEND_H2_PORT/"
+H1[discovery-proxy]="$PROXY_URL" H2[discovery-proxy]="$PROXY_URL"
+H1[nginx]="$NGINX_H1_URL" H2[nginx]="$NGINX_H2_URL"
+if (( HAVE_HAPROXY )); then H1[haproxy]="$HAPROXY_H1_URL" H2[haproxy]="$HAPROXY_H2_URL"; fi
+
+declare -A R
+# 1. throughput and latency
+for target in "${TARGETS[@]}"; do
+    if [[ "$target" != direct ]]; then
+        routed="$(routed_backends "${H1[$target]}")"
+        [[ "$routed" == "b1 b2" ]] || die "$target routes to '$routed' before the throughput runs, expected 'b1 b2'"
+    fi
+    run_wrk "$target" "${H1[$target]}"
+    R[$target,h1,rps]=$RPS R[$target,h1,p99]=$P99 R[$target,h1,mean]=$MEAN R[$target,h1,max]=$MAX R[$target,h1,err]=$ERRORS
+    R[$target,h1,pcpu]=$PROXY_CPU R[$target,h1,bcpu]=$BACKEND_CPU R[$target,h1,other]=$OTHER R[$target,h1,conns]=$BACKEND_CONNS
+    run_h2load "$target" "${H2[$target]}"
+    R[$target,h2,rps]=$RPS R[$target,h2,p99]=$P99 R[$target,h2,mean]=$MEAN R[$target,h2,max]=$MAX R[$target,h2,err]=$ERRORS
+    R[$target,h2,pcpu]=$PROXY_CPU R[$target,h2,bcpu]=$BACKEND_CPU R[$target,h2,other]=$OTHER R[$target,h2,conns]=$BACKEND_CONNS
+done
+
+# 2. errors during backend changes under load
+for target in "${CHANGE_TARGETS[@]}"; do
+    run_changes "$target" "${H1[$target]}"
+    R[$target,ch,rps]=$RPS R[$target,ch,p99]=$P99 R[$target,ch,connect]=$WRK_ERR_CONNECT R[$target,ch,read]=$WRK_ERR_READ
+    R[$target,ch,write]=$WRK_ERR_WRITE R[$target,ch,timeout]=$WRK_ERR_TIMEOUT R[$target,ch,non2xx]=$WRK_NON2XX
+    R[$target,ch,errors]=$WRK_ERRORS R[$target,ch,failed]=$CHANGE_FAILURES R[$target,ch,routed]=$ROUTED_AFTER R[$target,ch,conns]=$BACKEND_CONNS
+done
+
+# 3. discovery-proxy key-to-route latency
+log "key-to-route: $TRIALS trials, spare backends b3/b4  (discovery-proxy)"
+K2R_JSON="$(timeout $(( TRIALS * 12 + 30 )) "${client_prefix[@]}" python3 "$KEY_TO_ROUTE_PY" --etcd "$ETCD_URL" --proxy "$PROXY_URL" \
+    --admin "$PROXY_ADMIN" --service "$SERVICE" --spare "b3=${BP[b3]}" --spare "b4=${BP[b4]}" --trials "$TRIALS" --timeout 5 \
+    --raw "$OUT_DIR/key-to-route.tsv" 2>"$OUT_DIR/key-to-route.stderr")" \
+    || die "bench/proxy/key_to_route.py failed: $(tail -n 5 "$OUT_DIR/key-to-route.stderr")"
+echo "$K2R_JSON" >"$OUT_DIR/key-to-route.json"
+k2r() { python3 -c 'import json, sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print("n/a" if v is None else v)' "$K2R_JSON" "$1"; }
+check_alive "key-to-route"
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- summary --------------------------------------------------------------------------------------------
+# The checked-out commit, read from .git without running git.
+source_rev() {
+    local head ref
+    head="$(cat "$REPO_ROOT/.git/HEAD" 2>/dev/null || true)"
+    if [[ "$head" == ref:* ]]; then
+        ref="${head#ref: }"
+        head="$(cat "$REPO_ROOT/.git/$ref" 2>/dev/null || awk -v r="$ref" '$2 == r { print $1 }' "$REPO_ROOT/.git/packed-refs" 2>/dev/null || true)"
+    fi
+    echo "${head:0:10}"
+}
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || a == "" || b == "") print "n/a"; else printf "%.2f", a - b }'; }
+# ratio, but n/a when either side is missing or the denominator is not positive (an added p99 can be <= 0).
+ratio_na() {
+    if [[ "$1" == n/a || "$2" == n/a || -z "$1" || -z "$2" ]] || awk -v b="$2" 'BEGIN { exit !(b + 0 <= 0) }'; then echo n/a; else ratio "$1" "$2"; fi
+}
+label() {
+    case "$1" in
+        direct) echo "direct to b1" ;;
+        discovery-proxy) echo "discovery-proxy" ;;
+        nginx) echo "nginx proxy" ;;
+        haproxy) echo "HAProxy" ;;
+    esac
+}
+how() {
+    case "$1" in
+        discovery-proxy) echo "etcd key PUT/DELETE" ;;
+        nginx) echo "rewrite upstream + reload" ;;
+        haproxy) echo "runtime API (set server state)" ;;
+    esac
+}
+HAP_ROW=haproxy
+(( HAVE_HAPROXY )) || HAP_ROW=""
+# Proxy CPU per request in microseconds, from the % of a core and req/s.
+us_per_req() { awk -v c="$1" -v r="$2" 'BEGIN { if (c == "-" || r + 0 == 0) print "-"; else printf "%.1f", c * 10000 / r }'; }
+
+{
+    echo
+    echo "Flotilla discovery-proxy bench, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, kernel $(uname -r)"
+    echo "source: $(source_rev) (working tree may differ); binary $BIN"
+    echo "nginx $NGINX_VERSION (backends: 1 worker; proxy: 1 worker, upstream keepalive 64), HAProxy $HAPROXY_VERSION (nbthread 1, http-reuse always), etcd $ETCD_VERSION"
+    echo "proxy + etcd CPUs: ${SERVER_CPUS:-unpinned}; backend CPUs: ${BACKEND_CPUS:-unpinned}; load generator CPUs: ${CLIENT_CPUS:-unpinned}; warm-up ${WARMUP}s before each run"
+    echo "HTTP/1.1: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency; h2c: h2load -t$H2_THREADS -c$H2_CLIENTS -m$H2_STREAMS -D$DURATION (prior knowledge; p99 from --log-file)"
+    echo "discovery-proxy: --route service=$SERVICE --drain-timeout 5s --log-level $PROXY_LOG_LEVEL; the proxies route to b1+b2, direct = b1 alone"
+    echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
+    echo
+    echo "1. Throughput and latency (/direct, /HAProxy: req/s divided; added p99 = p99 - direct p99; its /HAProxy divides those)"
+    printf '| %-15s | %-8s | %8s | %7s | %8s | %7s | %7s | %9s | %9s | %9s | %10s | %11s | %13s | %9s | %6s |\n' \
+        target protocol "req/s" "/direct" "/HAProxy" "p99 ms" "mean ms" "added p99" "/HAProxy" "proxy CPU" "us CPU/req" "backend CPU" "backend conns" "other CPU" errors
+    printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "-----------------" "----------" "---------:" "--------:" "---------:" \
+        "--------:" "--------:" "----------:" "----------:" "----------:" "-----------:" "------------:" "--------------:" "----------:" "-------:"
+    for proto in h1 h2; do
+        plabel=$([[ $proto == h1 ]] && echo "HTTP/1.1" || echo "h2c")
+        for target in "${TARGETS[@]}"; do
+            rps="${R[$target,$proto,rps]}"
+            added="-" added_r="-" vs_hap="-" vs_direct="-"
+            if [[ "$target" != direct ]]; then
+                vs_direct="$(ratio "$rps" "${R[direct,$proto,rps]}")"
+                added="$(minus "${R[$target,$proto,p99]}" "${R[direct,$proto,p99]}")"
+                if [[ -n "$HAP_ROW" ]]; then
+                    vs_hap="$(ratio "$rps" "${R[haproxy,$proto,rps]}")"
+                    added_r="$(ratio_na "$added" "$(minus "${R[haproxy,$proto,p99]}" "${R[direct,$proto,p99]}")")"
+                else
+                    vs_hap="n/a" added_r="n/a"
+                fi
+            fi
+            pcpu="${R[$target,$proto,pcpu]}"
+            [[ "$pcpu" == - ]] || pcpu="$pcpu%"
+            printf '| %-15s | %-8s | %8s | %7s | %8s | %7s | %7s | %9s | %9s | %9s | %10s | %11s | %13s | %8s%% | %6s |\n' "$(label "$target")" "$plabel" \
+                "$rps" "$vs_direct" "$vs_hap" "${R[$target,$proto,p99]}" "${R[$target,$proto,mean]}" "$added" "$added_r" \
+                "$pcpu" "$(us_per_req "${R[$target,$proto,pcpu]}" "$rps")" "${R[$target,$proto,bcpu]}%" "${R[$target,$proto,conns]}" \
+                "${R[$target,$proto,other]}" "${R[$target,$proto,err]}"
+        done
+    done
+    echo
+    echo "2. $CHANGES backend changes under load (wrk -c$CONNECTIONS -d${DURATION}s; add a new backend / remove an old one, alternately, every $(awk -v d="$DURATION" -v n="$CHANGES" 'BEGIN { printf "%.2f", d / (n + 1) }') s)"
+    printf '| %-15s | %-30s | %8s | %7s | %7s | %5s | %5s | %7s | %7s | %6s | %14s | %13s | %-12s |\n' \
+        target "changes applied by" "req/s" "p99 ms" connect read write timeout non-2xx errors "failed changes" "backend conns" "routed after"
+    printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "-----------------" "--------------------------------" "---------:" "--------:" \
+        "--------:" "------:" "------:" "--------:" "--------:" "-------:" "---------------:" "--------------:" "--------------"
+    for target in "${CHANGE_TARGETS[@]}"; do
+        printf '| %-15s | %-30s | %8s | %7s | %7s | %5s | %5s | %7s | %7s | %6s | %14s | %13s | %-12s |\n' "$(label "$target")" "$(how "$target")" \
+            "${R[$target,ch,rps]}" "${R[$target,ch,p99]}" "${R[$target,ch,connect]}" "${R[$target,ch,read]}" "${R[$target,ch,write]}" \
+            "${R[$target,ch,timeout]}" "${R[$target,ch,non2xx]}" "${R[$target,ch,errors]}" "${R[$target,ch,failed]}" "${R[$target,ch,conns]}" \
+            "${R[$target,ch,routed]}"
+    done
+    [[ -n "$HAP_ROW" ]] || echo "| HAProxy         | not available                  |"
+    echo
+    echo "3. discovery-proxy key write -> first routed response ($TRIALS trials; clock from just before the etcd PUT to the first"
+    echo "   response from the new backend, polled over one keep-alive connection; includes the PUT itself, p50 $(k2r put_p50_ms) ms)"
+    echo "   p50 $(k2r p50_ms) ms, p99 $(k2r p99_ms) ms, min $(k2r min_ms) ms, max $(k2r max_ms) ms; $(k2r failures) failed (> 5 s);" \
+        "$(k2r stale_routes) trials found the new backend already routed; $(k2r unsettled_deletes) deletes not applied within 5 s;" \
+        "polling saw $(k2r poll_errors) connection errors and $(k2r poll_non200) non-200 responses"
+    echo
+    echo "proxy CPU / backend CPU = user+system time of the proxy's / the backend nginx's processes during the run / its length"
+    echo "  (100% = one core); us CPU/req = the proxy's CPU time per request; backend conns = connections the backends accepted"
+    echo "  during the run (stub_status; a proxy reusing its upstream connections opens a handful, not one per request);"
+    echo "  other CPU = CPU used by none of them nor the load generator (etcd idles; more than a few % = disturbed run)"
+    echo "errors: wrk socket errors + non-2xx; h2load failed/errored/timeout requests + non-2xx in its log"
+    for target in "${TARGETS[@]}"; do
+        other="${R[$target,h1,other]}"
+        (( ${R[$target,h2,other]} > other )) && other="${R[$target,h2,other]}"
+        if (( other > 10 )); then echo "WARNING: $target's runs were disturbed (other CPU up to ${other}% of a core); rerun on a quiet machine"; fi
+    done
+} | tee "$OUT_DIR/summary.txt"
+
+# The same as a Markdown fragment for BENCHMARKS.md.
+{
+    echo "Measured $(date -u +%Y-%m-%d) with \`bench/proxy.sh\` ($(nproc) CPUs; proxies and etcd on CPU ${SERVER_CPUS:-unpinned}, backends on ${BACKEND_CPUS:-unpinned}, wrk/h2load on ${CLIENT_CPUS:-unpinned};"
+    echo "nginx $NGINX_VERSION, HAProxy $HAPROXY_VERSION, etcd $ETCD_VERSION; wrk $CONNECTIONS connections ${DURATION} s, h2load $H2_CLIENTS×$H2_STREAMS streams; source $(source_rev)):"
+    echo
+    echo "| target | HTTP/1.1 req/s | p99 ms | req/s vs direct | req/s vs HAProxy | added p99 vs HAProxy | proxy µs CPU/req | h2c req/s | h2c p99 ms | h2c vs HAProxy | errors over $CHANGES backend changes under load |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for target in "${TARGETS[@]}"; do
+        if [[ "$target" == direct ]]; then
+            vd="1.00" vh="–" ah="–" h2h="–" ch="–"
+        else
+            vd="$(ratio "${R[$target,h1,rps]}" "${R[direct,h1,rps]}")"
+            if [[ -n "$HAP_ROW" ]]; then
+                vh="$(ratio "${R[$target,h1,rps]}" "${R[haproxy,h1,rps]}")"
+                ah="$(ratio_na "$(minus "${R[$target,h1,p99]}" "${R[direct,h1,p99]}")" "$(minus "${R[haproxy,h1,p99]}" "${R[direct,h1,p99]}")")"
+                h2h="$(ratio "${R[$target,h2,rps]}" "${R[haproxy,h2,rps]}")"
+            else
+                vh="n/a" ah="n/a" h2h="n/a"
+            fi
+            ch="${R[$target,ch,errors]} ($(how "$target"): connect/read/write/timeout ${R[$target,ch,connect]}/${R[$target,ch,read]}/${R[$target,ch,write]}/${R[$target,ch,timeout]}, non-2xx ${R[$target,ch,non2xx]})"
+        fi
+        us="$(us_per_req "${R[$target,h1,pcpu]}" "${R[$target,h1,rps]}") / $(us_per_req "${R[$target,h2,pcpu]}" "${R[$target,h2,rps]}")"
+        [[ "$target" == direct ]] && us="–"
+        echo "| $(label "$target") | ${R[$target,h1,rps]} | ${R[$target,h1,p99]} | $vd | $vh | $ah | $us | ${R[$target,h2,rps]} | ${R[$target,h2,p99]} | $h2h | $ch |"
+    done
+    [[ -n "$HAP_ROW" ]] || echo "| HAProxy | not available | | | | | | | | | |"
+    echo
+    echo "proxy µs CPU/req: HTTP/1.1 / h2c. discovery-proxy key write → first routed response ($TRIALS trials, clock from just before the etcd PUT):"
+    echo "p50 $(k2r p50_ms) ms, p99 $(k2r p99_ms) ms, max $(k2r max_ms) ms, $(k2r failures) failed."
+} >"$OUT_DIR/summary.md"
+log "Markdown fragment: $OUT_DIR/summary.md"
