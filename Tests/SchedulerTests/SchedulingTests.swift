@@ -110,7 +110,7 @@ struct SchedulingTests {
                     }
                     try await machines.register(Self.west)
                     // Far below the 120 s backstop: only the watch can have woken the engine.
-                    try await eventually("placed once the machine appeared", timeout: .seconds(5)) {
+                    try await eventually("placed once the machine appeared", timeout: .seconds(30)) {
                         try await scheduledMachine(keys, scheduler.layout, "late.service") == [Self.west]
                     }
                 }
@@ -119,7 +119,9 @@ struct SchedulingTests {
         }
     }
 
-    @Test("a machine whose presence expires has its units placed elsewhere within TTL + 1 s", arguments: KeysBackend.allCases)
+    // How fast is bench/scheduler.sh's to measure (TTL + 0.2 s there); a test only bounds the wait, generously,
+    // so that a loaded machine cannot turn a timing into a failure.
+    @Test("a machine whose presence expires has its units placed elsewhere", arguments: KeysBackend.allCases)
     func machineLoss(backend: KeysBackend) async throws {
         try await backend.with { endpoint in
             try await withKeys(endpoint) { keys in
@@ -141,7 +143,7 @@ struct SchedulingTests {
                         return placed.values.allSatisfy { $0.count == 1 } && placed.values.filter { $0 == [Self.east] }.count == 3
                     }
                     let expiresBy = await machines.stopHeartbeat(Self.east)
-                    try await eventually("every unit on the west machine", timeout: (expiresBy - .now) + .seconds(1)) {
+                    try await eventually("every unit on the west machine", timeout: (expiresBy - .now) + .seconds(10)) {
                         try await placement().values.allSatisfy { $0 == [Self.west] }
                     }
                 }

@@ -110,7 +110,8 @@ final class RegistryFollower: Service, Sendable {
                 failures += 1
                 status.failed(error)
                 logger.warning("keys API unreachable; keeping the last known routing table", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: Backoff().delay(attempt: failures, jitter: Double.random(in: 0.5...1)))
+                // Shutdown arrives as cancellation, often during this wait: a normal end, not an error.
+                guard (try? await Task.sleep(for: Backoff().delay(attempt: failures, jitter: Double.random(in: 0.5...1)))) != nil else { return }
             }
         }
     }
