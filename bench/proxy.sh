@@ -40,6 +40,11 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # stop_pid, free_port, to_ms, measure_begin/measure_end, ratio, nginx_conf, ready_url
 . "$REPO_ROOT/bench/lib.sh"
+# start_backends, start_nginx_proxy, write_nginx_upstream, nginx_proxy, start_haproxy, haproxy_cmd, apply_change,
+# run_changes
+. "$REPO_ROOT/bench/proxy/configs.sh"
+# print_summary, print_summary_md (the summary.txt and summary.md texts)
+. "$REPO_ROOT/bench/proxy/report.sh"
 SCRATCH="$REPO_ROOT/.build-release"
 PRODUCT=discovery-proxy
 KEY_TO_ROUTE_PY="$REPO_ROOT/bench/proxy/key_to_route.py"
@@ -183,52 +188,8 @@ routed_backends() {
 # Connections the backend nginx has accepted so far (stub_status); this query's own connection is counted.
 backend_accepts() { curl -fsS --max-time 2 "http://127.0.0.1:$BACKEND_STATUS_PORT/nginx_status" 2>/dev/null | awk 'NR == 3 { print $1 }'; }
 
-# One nginx worker serving every backend: server block bN on port BP[bN] answers 200 "bN\n" with x-backend: bN.
-# b1 also gets an h2c listener for the direct h2c baseline, and stub_status counts the connections opened to them
-# (a proxy that reuses its upstream connections opens a handful per run, not one per request).
+# Backend name -> its port; start_backends (bench/proxy/configs.sh) picks them.
 declare -A BP
-start_backends() {
-    local prefix="$WORK/backends" attempt name blocks port ok
-    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
-    for ((attempt = 1; attempt <= 5; attempt++)); do
-        blocks=""
-        for name in "${BACKENDS[@]}"; do
-            BP[$name]="$(free_port)"
-            blocks+="
-    server {
-        listen 127.0.0.1:${BP[$name]};
-        location / { add_header x-backend $name always; return 200 \"$name\\n\"; }
-    }"
-        done
-        BACKEND_H2_PORT="$(free_port)"
-        BACKEND_STATUS_PORT="$(free_port)"
-        blocks+="
-    server {
-        listen 127.0.0.1:$BACKEND_H2_PORT http2;
-        location / { add_header x-backend b1 always; return 200 \"b1\\n\"; }
-    }
-    server {
-        listen 127.0.0.1:$BACKEND_STATUS_PORT;
-        location = /nginx_status { stub_status; }
-    }"
-        [[ "$(printf '%s\n' "${BP[@]}" "$BACKEND_H2_PORT" "$BACKEND_STATUS_PORT" | sort -u | wc -l)" == $(( ${#BACKENDS[@]} + 2 )) ]] || continue
-        nginx_conf "$prefix" "$blocks" >"$prefix/conf/nginx.conf"
-        : >"$prefix/logs/error.log"
-        "${backend_prefix[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e "$prefix/logs/error.log" &
-        BACKEND_PID=$!
-        ok=1
-        for name in "${BACKENDS[@]}"; do
-            wait_http_body "http://127.0.0.1:${BP[$name]}/" "$name" 100 || { ok=0; break; }
-        done
-        if (( ok )) && wait_http_body "http://127.0.0.1:$BACKEND_H2_PORT/" b1 50 --http2-prior-knowledge && [[ -n "$(backend_accepts)" ]]; then
-            return 0
-        fi
-        log "backend nginx not ready (attempt $attempt): $(tail -n 3 "$prefix/logs/error.log")"
-        stop_pid "$BACKEND_PID" "nginx (backends)"
-        BACKEND_PID=""
-    done
-    die "backend nginx did not become ready"
-}
 
 # etcd needs fixed ports (client and peer); a port taken between free_port and etcd's bind makes it exit,
 # so retry with new ones. It is ready once it takes a write (it elects itself a second or two after listening).
@@ -299,126 +260,6 @@ start_proxy() {
     (( i < 100 )) || die "discovery-proxy's /status does not list the instances '$INITIAL_INSTANCES' within 10 s: $(proxy_active_instances)"
     wait_http_body "$PROXY_URL" "b1 b2" 50 || die "discovery-proxy does not answer HTTP/1.1 from b1/b2 at $PROXY_URL"
     wait_http_body "$PROXY_URL" "b1 b2" 50 --http2-prior-knowledge || die "discovery-proxy does not answer h2c from b1/b2 at $PROXY_URL"
-}
-
-# nginx as a reverse proxy; conf/upstream.conf holds the whole upstream block (rewritten for each change).
-write_nginx_upstream() { # backend...
-    local prefix="$WORK/nginx" name
-    {
-        echo "upstream $SERVICE {"
-        for name in "$@"; do echo "    server 127.0.0.1:${BP[$name]};"; done
-        echo "    keepalive 64;"
-        echo "}"
-    } >"$prefix/conf/upstream.conf.new"
-    mv -f "$prefix/conf/upstream.conf.new" "$prefix/conf/upstream.conf"
-}
-nginx_proxy() { timeout 10 nginx -p "$WORK/nginx/" -c "$WORK/nginx/conf/nginx.conf" -e "$WORK/nginx/logs/error.log" "$@"; }
-
-start_nginx_proxy() {
-    local prefix="$WORK/nginx" attempt h1_port h2_port
-    mkdir -p "$prefix/conf" "$prefix/logs" "$prefix/tmp"
-    for ((attempt = 1; attempt <= 5; attempt++)); do
-        h1_port="$(free_port)"
-        h2_port="$(free_port)"
-        [[ "$h1_port" != "$h2_port" ]] || continue
-        write_nginx_upstream b1 b2
-        nginx_conf "$prefix" "$(cat <<EOF
-    include $prefix/conf/upstream.conf;
-    server {
-        listen 127.0.0.1:$h1_port;
-        listen 127.0.0.1:$h2_port http2;
-        location / {
-            proxy_pass http://$SERVICE;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-EOF
-)" >"$prefix/conf/nginx.conf"
-        : >"$prefix/logs/error.log"
-        "${server_prefix[@]}" nginx -p "$prefix/" -c "$prefix/conf/nginx.conf" -e "$prefix/logs/error.log" &
-        NGINX_PID=$!
-        NGINX_H1_URL="http://127.0.0.1:$h1_port/"
-        NGINX_H2_URL="http://127.0.0.1:$h2_port/"
-        if wait_http_body "$NGINX_H1_URL" "b1 b2" 100 && wait_http_body "$NGINX_H2_URL" "b1 b2" 50 --http2-prior-knowledge; then
-            return 0
-        fi
-        log "nginx proxy not ready on ports $h1_port/$h2_port (attempt $attempt): $(tail -n 3 "$prefix/logs/error.log")"
-        stop_pid "$NGINX_PID" "nginx (proxy)"
-        NGINX_PID=""
-    done
-    die "nginx proxy did not become ready"
-}
-
-# HAProxy, one thread, every backend declared (b3 and b4 disabled); changes go through the runtime API.
-haproxy_cmd() { # command -> the socket's answer on stdout
-    if command -v socat >/dev/null; then
-        printf '%s\n' "$1" | timeout 5 socat -t 2 stdio "unix-connect:$HAPROXY_SOCK"
-    else
-        timeout 5 python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.settimeout(2); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode() + b"\n")
-out = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk: break
-    out += chunk
-sys.stdout.write(out.decode())
-' "$HAPROXY_SOCK" "$1"
-    fi
-}
-
-start_haproxy() {
-    local dir="$WORK/haproxy" attempt h1_port h2_port name disabled
-    mkdir -p "$dir"
-    HAPROXY_SOCK="$dir/haproxy.sock"
-    for ((attempt = 1; attempt <= 5; attempt++)); do
-        h1_port="$(free_port)"
-        h2_port="$(free_port)"
-        [[ "$h1_port" != "$h2_port" ]] || continue
-        {
-            cat <<EOF
-global
-    nbthread 1
-    maxconn 4096
-    stats socket $HAPROXY_SOCK mode 600 level admin
-
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 75s
-    timeout server 75s
-    timeout http-keep-alive 75s
-    http-reuse always
-
-frontend fe
-    bind 127.0.0.1:$h1_port
-    bind 127.0.0.1:$h2_port proto h2
-    default_backend $SERVICE
-
-backend $SERVICE
-    balance roundrobin
-EOF
-            for name in "${BACKENDS[@]}"; do
-                disabled=""
-                [[ "$name" == b1 || "$name" == b2 ]] || disabled=" disabled"
-                echo "    server $name 127.0.0.1:${BP[$name]}$disabled"
-            done
-        } >"$dir/haproxy.cfg"
-        "$HAPROXY_BIN" -c -q -f "$dir/haproxy.cfg" >"$OUT_DIR/haproxy-check.log" 2>&1 || die "haproxy -c rejects $dir/haproxy.cfg: $(cat "$OUT_DIR/haproxy-check.log")"
-        "${server_prefix[@]}" "$HAPROXY_BIN" -db -f "$dir/haproxy.cfg" >>"$OUT_DIR/haproxy.log" 2>&1 &
-        HAPROXY_PID=$!
-        HAPROXY_H1_URL="http://127.0.0.1:$h1_port/"
-        HAPROXY_H2_URL="http://127.0.0.1:$h2_port/"
-        if wait_http_body "$HAPROXY_H1_URL" "b1 b2" 100 && wait_http_body "$HAPROXY_H2_URL" "b1 b2" 50 --http2-prior-knowledge \
-            && haproxy_cmd "show info" | grep -q '^Name: HAProxy'; then
-            return 0
-        fi
-        log "haproxy not ready on ports $h1_port/$h2_port (attempt $attempt): $(tail -n 3 "$OUT_DIR/haproxy.log")"
-        stop_pid "$HAPROXY_PID" haproxy
-        HAPROXY_PID=""
-    done
-    die "haproxy did not become ready"
 }
 
 # --- measurement ----------------------------------------------------------------------------------------
@@ -526,102 +367,6 @@ run_h2load() {
     check_alive "h2load $target"
 }
 
-sleep_until() { # epoch seconds (fractional)
-    local d
-    d="$(awk -v t="$1" -v n="$(date +%s.%N)" 'BEGIN { d = t - n; printf "%.3f", d < 0 ? 0 : d }')"
-    sleep "$d"
-}
-now_ms() { date +%s%3N; }
-
-# The live backend set during a change run, and one change to it: change k (0-based) adds the backend two
-# places after the oldest live one when k is even, and removes the oldest live one when k is odd; so
-# {b1,b2} -> +b3 -> -b1 -> +b4 -> -b2 -> +b1 -> -b3 -> +b2 -> -b4 -> {b1,b2} for 8 changes.
-declare -A INSTANCE_OF # backend -> its current discovery-proxy instance name
-LIVE=()
-apply_change() { # target k -> CHANGE_DESC; returns non-zero when the change command failed
-    local target="$1" k="$2" name action i rest=()
-    if (( k % 2 == 0 )); then
-        name="${BACKENDS[$(( (k / 2 + 2) % ${#BACKENDS[@]} ))]}"
-        action=add
-        LIVE+=("$name")
-    else
-        name="${BACKENDS[$(( (k / 2) % ${#BACKENDS[@]} ))]}"
-        action=remove
-        for i in "${LIVE[@]}"; do [[ "$i" == "$name" ]] || rest+=("$i"); done
-        LIVE=("${rest[@]}")
-    fi
-    CHANGE_DESC="$action $name"
-    case "$target" in
-        discovery-proxy)
-            if [[ "$action" == add ]]; then
-                INSTANCE_OF[$name]="$name-c$k"
-                CHANGE_DESC+=" (PUT /services/$SERVICE/${INSTANCE_OF[$name]})"
-                put_instance "${INSTANCE_OF[$name]}" "$name"
-            else
-                CHANGE_DESC+=" (DELETE /services/$SERVICE/${INSTANCE_OF[$name]})"
-                delete_instance "${INSTANCE_OF[$name]}"
-            fi
-            ;;
-        nginx)
-            CHANGE_DESC+=" (upstream {${LIVE[*]}}, nginx -t, nginx -s reload)"
-            write_nginx_upstream "${LIVE[@]}"
-            nginx_proxy -t -q && nginx_proxy -s reload
-            ;;
-        haproxy)
-            local state=ready
-            [[ "$action" == remove ]] && state=maint
-            CHANGE_DESC+=" (set server $SERVICE/$name state $state)"
-            local answer
-            answer="$(haproxy_cmd "set server $SERVICE/$name state $state")" || return 1
-            [[ -z "${answer//[[:space:]]/}" ]] || { CHANGE_DESC+=": $answer"; return 1; }
-            ;;
-    esac
-}
-
-# run_changes target url: wrk for DURATION s with CHANGES evenly spaced backend changes ((k+1) * DURATION /
-# (CHANGES+1) s after the start) -> RPS, P99, WRK_ERR_*, WRK_ERRORS, CHANGE_FAILURES, ROUTED_AFTER,
-# BACKEND_CONNS; raw: wrk-changes-<target>.txt and changes-<target>.txt (what was done when, and how long each command took).
-run_changes() {
-    local target="$1" url="$2" out="$OUT_DIR/wrk-changes-$1.txt" log_file="$OUT_DIR/changes-$1.txt" t0 k at c0 rc a0
-    LIVE=(b1 b2)
-    INSTANCE_OF=([b1]=b1 [b2]=b2)
-    CHANGE_FAILURES=0
-    if (( WARMUP > 0 )); then wrk_cmd "$url" "$WARMUP" >/dev/null || die "wrk warm-up against $target failed"; fi
-    log "wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency $url with $CHANGES backend changes  ($target)"
-    : >"$log_file"
-    a0="$(backend_accepts)"
-    t0="$(date +%s.%N)"
-    # Not through wrk_cmd: $! must be timeout's pid, so that cleanup can stop it.
-    timeout -k 5 $(( DURATION + 30 )) "${client_prefix[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url" >"$out" &
-    WRK_PID=$!
-    for ((k = 0; k < CHANGES; k++)); do
-        at="$(awk -v t0="$t0" -v k="$k" -v d="$DURATION" -v n="$CHANGES" 'BEGIN { printf "%.3f", t0 + (k + 1) * d / (n + 1) }')"
-        sleep_until "$at"
-        c0="$(now_ms)"
-        rc=0
-        apply_change "$target" "$k" >>"$log_file" 2>&1 || rc=$?
-        (( rc == 0 )) || CHANGE_FAILURES=$(( CHANGE_FAILURES + 1 ))
-        printf 't=+%ss %s: %s ms%s\n' "$(awk -v t0="$t0" -v c="$c0" 'BEGIN { printf "%.2f", c / 1000 - t0 }')" "$CHANGE_DESC" \
-            "$(( $(now_ms) - c0 ))" "$( (( rc == 0 )) || echo ", FAILED (exit $rc)")" >>"$log_file"
-    done
-    rc=0
-    wait "$WRK_PID" || rc=$?
-    WRK_PID=""
-    (( rc == 0 )) || die "wrk against $target with changes failed (exit $rc); $out"
-    BACKEND_CONNS="$(awk -v a="$a0" -v b="$(backend_accepts)" 'BEGIN { if (a == "" || b == "") print "n/a"; else print b - a - 1 }')"
-    RPS="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
-    P99="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")"
-    [[ -n "$RPS" && -n "$P99" ]] || die "could not parse $out"
-    wrk_errors "$out"
-    check_alive "changes $target"
-    sleep 0.5
-    ROUTED_AFTER="$(routed_backends "$url")"
-    echo "routed after the run (40 requests): $ROUTED_AFTER" >>"$log_file"
-    if [[ "$target" == discovery-proxy ]]; then
-        echo "GET /status active instances: $(proxy_active_instances)" >>"$log_file"
-    fi
-}
-
 # --- run ------------------------------------------------------------------------------------------------
 CLK_TCK="$(getconf CLK_TCK)"
 log "starting backends, etcd and the proxies"
@@ -683,144 +428,13 @@ K2R_JSON="$(timeout $(( TRIALS * 12 + 30 )) "${client_prefix[@]}" python3 "$KEY_
     --raw "$OUT_DIR/key-to-route.tsv" 2>"$OUT_DIR/key-to-route.stderr")" \
     || die "bench/proxy/key_to_route.py failed: $(tail -n 5 "$OUT_DIR/key-to-route.stderr")"
 echo "$K2R_JSON" >"$OUT_DIR/key-to-route.json"
-k2r() { python3 -c 'import json, sys; v = json.loads(sys.argv[1]).get(sys.argv[2]); print("n/a" if v is None else v)' "$K2R_JSON" "$1"; }
 check_alive "key-to-route"
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- summary --------------------------------------------------------------------------------------------
-# The checked-out commit, read from .git without running git.
-source_rev() {
-    local head ref
-    head="$(cat "$REPO_ROOT/.git/HEAD" 2>/dev/null || true)"
-    if [[ "$head" == ref:* ]]; then
-        ref="${head#ref: }"
-        head="$(cat "$REPO_ROOT/.git/$ref" 2>/dev/null || awk -v r="$ref" '$2 == r { print $1 }' "$REPO_ROOT/.git/packed-refs" 2>/dev/null || true)"
-    fi
-    echo "${head:0:10}"
-}
-minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || a == "" || b == "") print "n/a"; else printf "%.2f", a - b }'; }
-# ratio, but n/a when either side is missing or the denominator is not positive (an added p99 can be <= 0).
-ratio_na() {
-    if [[ "$1" == n/a || "$2" == n/a || -z "$1" || -z "$2" ]] || awk -v b="$2" 'BEGIN { exit !(b + 0 <= 0) }'; then echo n/a; else ratio "$1" "$2"; fi
-}
-label() {
-    case "$1" in
-        direct) echo "direct to b1" ;;
-        discovery-proxy) echo "discovery-proxy" ;;
-        nginx) echo "nginx proxy" ;;
-        haproxy) echo "HAProxy" ;;
-    esac
-}
-how() {
-    case "$1" in
-        discovery-proxy) echo "etcd key PUT/DELETE" ;;
-        nginx) echo "rewrite upstream + reload" ;;
-        haproxy) echo "runtime API (set server state)" ;;
-    esac
-}
 HAP_ROW=haproxy
 (( HAVE_HAPROXY )) || HAP_ROW=""
-# Proxy CPU per request in microseconds, from the % of a core and req/s.
-us_per_req() { awk -v c="$1" -v r="$2" 'BEGIN { if (c == "-" || r + 0 == 0) print "-"; else printf "%.1f", c * 10000 / r }'; }
-
-{
-    echo
-    echo "Flotilla discovery-proxy bench, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, kernel $(uname -r)"
-    echo "source: $(source_rev) (working tree may differ); binary $BIN"
-    echo "nginx $NGINX_VERSION (backends: 1 worker; proxy: 1 worker, upstream keepalive 64), HAProxy $HAPROXY_VERSION (nbthread 1, http-reuse always), etcd $ETCD_VERSION"
-    echo "proxy + etcd CPUs: ${SERVER_CPUS:-unpinned}; backend CPUs: ${BACKEND_CPUS:-unpinned}; load generator CPUs: ${CLIENT_CPUS:-unpinned}; warm-up ${WARMUP}s before each run"
-    echo "HTTP/1.1: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency; h2c: h2load -t$H2_THREADS -c$H2_CLIENTS -m$H2_STREAMS -D$DURATION (prior knowledge; p99 from --log-file)"
-    echo "discovery-proxy: --route service=$SERVICE --drain-timeout 5s --log-level $PROXY_LOG_LEVEL; the proxies route to b1+b2, direct = b1 alone"
-    echo "load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
-    echo
-    echo "1. Throughput and latency (/direct, /HAProxy: req/s divided; added p99 = p99 - direct p99; its /HAProxy divides those)"
-    printf '| %-15s | %-8s | %8s | %7s | %8s | %7s | %7s | %9s | %9s | %9s | %10s | %11s | %13s | %9s | %6s |\n' \
-        target protocol "req/s" "/direct" "/HAProxy" "p99 ms" "mean ms" "added p99" "/HAProxy" "proxy CPU" "us CPU/req" "backend CPU" "backend conns" "other CPU" errors
-    printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "-----------------" "----------" "---------:" "--------:" "---------:" \
-        "--------:" "--------:" "----------:" "----------:" "----------:" "-----------:" "------------:" "--------------:" "----------:" "-------:"
-    for proto in h1 h2; do
-        plabel=$([[ $proto == h1 ]] && echo "HTTP/1.1" || echo "h2c")
-        for target in "${TARGETS[@]}"; do
-            rps="${R[$target,$proto,rps]}"
-            added="-" added_r="-" vs_hap="-" vs_direct="-"
-            if [[ "$target" != direct ]]; then
-                vs_direct="$(ratio "$rps" "${R[direct,$proto,rps]}")"
-                added="$(minus "${R[$target,$proto,p99]}" "${R[direct,$proto,p99]}")"
-                if [[ -n "$HAP_ROW" ]]; then
-                    vs_hap="$(ratio "$rps" "${R[haproxy,$proto,rps]}")"
-                    added_r="$(ratio_na "$added" "$(minus "${R[haproxy,$proto,p99]}" "${R[direct,$proto,p99]}")")"
-                else
-                    vs_hap="n/a" added_r="n/a"
-                fi
-            fi
-            pcpu="${R[$target,$proto,pcpu]}"
-            [[ "$pcpu" == - ]] || pcpu="$pcpu%"
-            printf '| %-15s | %-8s | %8s | %7s | %8s | %7s | %7s | %9s | %9s | %9s | %10s | %11s | %13s | %8s%% | %6s |\n' "$(label "$target")" "$plabel" \
-                "$rps" "$vs_direct" "$vs_hap" "${R[$target,$proto,p99]}" "${R[$target,$proto,mean]}" "$added" "$added_r" \
-                "$pcpu" "$(us_per_req "${R[$target,$proto,pcpu]}" "$rps")" "${R[$target,$proto,bcpu]}%" "${R[$target,$proto,conns]}" \
-                "${R[$target,$proto,other]}" "${R[$target,$proto,err]}"
-        done
-    done
-    echo
-    echo "2. $CHANGES backend changes under load (wrk -c$CONNECTIONS -d${DURATION}s; add a new backend / remove an old one, alternately, every $(awk -v d="$DURATION" -v n="$CHANGES" 'BEGIN { printf "%.2f", d / (n + 1) }') s)"
-    printf '| %-15s | %-30s | %8s | %7s | %7s | %5s | %5s | %7s | %7s | %6s | %14s | %13s | %-12s |\n' \
-        target "changes applied by" "req/s" "p99 ms" connect read write timeout non-2xx errors "failed changes" "backend conns" "routed after"
-    printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "-----------------" "--------------------------------" "---------:" "--------:" \
-        "--------:" "------:" "------:" "--------:" "--------:" "-------:" "---------------:" "--------------:" "--------------"
-    for target in "${CHANGE_TARGETS[@]}"; do
-        printf '| %-15s | %-30s | %8s | %7s | %7s | %5s | %5s | %7s | %7s | %6s | %14s | %13s | %-12s |\n' "$(label "$target")" "$(how "$target")" \
-            "${R[$target,ch,rps]}" "${R[$target,ch,p99]}" "${R[$target,ch,connect]}" "${R[$target,ch,read]}" "${R[$target,ch,write]}" \
-            "${R[$target,ch,timeout]}" "${R[$target,ch,non2xx]}" "${R[$target,ch,errors]}" "${R[$target,ch,failed]}" "${R[$target,ch,conns]}" \
-            "${R[$target,ch,routed]}"
-    done
-    [[ -n "$HAP_ROW" ]] || echo "| HAProxy         | not available                  |"
-    echo
-    echo "3. discovery-proxy key write -> first routed response ($TRIALS trials; clock from just before the etcd PUT to the first"
-    echo "   response from the new backend, polled over one keep-alive connection; includes the PUT itself, p50 $(k2r put_p50_ms) ms)"
-    echo "   p50 $(k2r p50_ms) ms, p99 $(k2r p99_ms) ms, min $(k2r min_ms) ms, max $(k2r max_ms) ms; $(k2r failures) failed (> 5 s);" \
-        "$(k2r stale_routes) trials found the new backend already routed; $(k2r unsettled_deletes) deletes not applied within 5 s;" \
-        "polling saw $(k2r poll_errors) connection errors and $(k2r poll_non200) non-200 responses"
-    echo
-    echo "proxy CPU / backend CPU = user+system time of the proxy's / the backend nginx's processes during the run / its length"
-    echo "  (100% = one core); us CPU/req = the proxy's CPU time per request; backend conns = connections the backends accepted"
-    echo "  during the run (stub_status; a proxy reusing its upstream connections opens a handful, not one per request);"
-    echo "  other CPU = CPU used by none of them nor the load generator (etcd idles; more than a few % = disturbed run)"
-    echo "errors: wrk socket errors + non-2xx; h2load failed/errored/timeout requests + non-2xx in its log"
-    for target in "${TARGETS[@]}"; do
-        other="${R[$target,h1,other]}"
-        (( ${R[$target,h2,other]} > other )) && other="${R[$target,h2,other]}"
-        if (( other > 10 )); then echo "WARNING: $target's runs were disturbed (other CPU up to ${other}% of a core); rerun on a quiet machine"; fi
-    done
-} | tee "$OUT_DIR/summary.txt"
-
-# The same as a Markdown fragment for BENCHMARKS.md.
-{
-    echo "Measured $(date -u +%Y-%m-%d) with \`bench/proxy.sh\` ($(nproc) CPUs; proxies and etcd on CPU ${SERVER_CPUS:-unpinned}, backends on ${BACKEND_CPUS:-unpinned}, wrk/h2load on ${CLIENT_CPUS:-unpinned};"
-    echo "nginx $NGINX_VERSION, HAProxy $HAPROXY_VERSION, etcd $ETCD_VERSION; wrk $CONNECTIONS connections ${DURATION} s, h2load $H2_CLIENTS×$H2_STREAMS streams; source $(source_rev)):"
-    echo
-    echo "| target | HTTP/1.1 req/s | p99 ms | req/s vs direct | req/s vs HAProxy | added p99 vs HAProxy | proxy µs CPU/req | h2c req/s | h2c p99 ms | h2c vs HAProxy | errors over $CHANGES backend changes under load |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
-    for target in "${TARGETS[@]}"; do
-        if [[ "$target" == direct ]]; then
-            vd="1.00" vh="–" ah="–" h2h="–" ch="–"
-        else
-            vd="$(ratio "${R[$target,h1,rps]}" "${R[direct,h1,rps]}")"
-            if [[ -n "$HAP_ROW" ]]; then
-                vh="$(ratio "${R[$target,h1,rps]}" "${R[haproxy,h1,rps]}")"
-                ah="$(ratio_na "$(minus "${R[$target,h1,p99]}" "${R[direct,h1,p99]}")" "$(minus "${R[haproxy,h1,p99]}" "${R[direct,h1,p99]}")")"
-                h2h="$(ratio "${R[$target,h2,rps]}" "${R[haproxy,h2,rps]}")"
-            else
-                vh="n/a" ah="n/a" h2h="n/a"
-            fi
-            ch="${R[$target,ch,errors]} ($(how "$target"): connect/read/write/timeout ${R[$target,ch,connect]}/${R[$target,ch,read]}/${R[$target,ch,write]}/${R[$target,ch,timeout]}, non-2xx ${R[$target,ch,non2xx]})"
-        fi
-        us="$(us_per_req "${R[$target,h1,pcpu]}" "${R[$target,h1,rps]}") / $(us_per_req "${R[$target,h2,pcpu]}" "${R[$target,h2,rps]}")"
-        [[ "$target" == direct ]] && us="–"
-        echo "| $(label "$target") | ${R[$target,h1,rps]} | ${R[$target,h1,p99]} | $vd | $vh | $ah | $us | ${R[$target,h2,rps]} | ${R[$target,h2,p99]} | $h2h | $ch |"
-    done
-    [[ -n "$HAP_ROW" ]] || echo "| HAProxy | not available | | | | | | | | | |"
-    echo
-    echo "proxy µs CPU/req: HTTP/1.1 / h2c. discovery-proxy key write → first routed response ($TRIALS trials, clock from just before the etcd PUT):"
-    echo "p50 $(k2r p50_ms) ms, p99 $(k2r p99_ms) ms, max $(k2r max_ms) ms, $(k2r failures) failed."
-} >"$OUT_DIR/summary.md"
+# On stdout and in summary.txt, and the same as a Markdown fragment for BENCHMARKS.md (bench/proxy/report.sh).
+print_summary | tee "$OUT_DIR/summary.txt"
+print_summary_md >"$OUT_DIR/summary.md"
 log "Markdown fragment: $OUT_DIR/summary.md"
