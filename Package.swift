@@ -98,8 +98,10 @@ let package = Package(
             name: "KVPeer",
             dependencies: [
                 "KeysStore", "KVStorage", "HTTPServer", "ServiceKit", "GoJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

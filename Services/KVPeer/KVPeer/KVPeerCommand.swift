@@ -60,10 +60,13 @@ public enum KVPeerCommand {
         let options = KVPeerOptions(configuration: configuration)
         let ready = ReadyTracker(listeners: options.clientListeners)
         do {
-            let services = try KVPeerServer.services(options: options, logger: logger, registry: registry) { listener, port in
+            let onListening: @Sendable (KVPeerOptions.Listener, Int) async -> Void = { listener, port in
                 let scheme = listener.tls == nil ? "http" : "https"
                 ready.bound(listener, url: "\(scheme)://\(listener.host):\(port)")
             }
+            let services = configuration.proxy == .off
+                ? try KVPeerServer.services(options: options, logger: logger, registry: registry, onListening: onListening)
+                : ClusterProxyServer.services(configuration: configuration, options: options, logger: logger, onListening: onListening)
             try await ServiceRunner.run(services: services, logger: logger)
             return 0
         } catch {
