@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "KVPeer",
             dependencies: [
-                "KeysStore", "KVStorage", "HTTPServer", "ServiceKit", "GoJSON",
+                "KeysStore", "KVStorage", "HTTPServer", "ServiceKit", "GoJSON", "KeysClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

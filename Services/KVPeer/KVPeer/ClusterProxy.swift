@@ -216,13 +216,14 @@ final class ClusterProxy: Sendable {
 
 /// The services of a proxy: the membership refresher and one listener per `--listen-client-urls`.
 public enum ClusterProxyServer {
+    /// `peerURLs` replaces `--initial-cluster`'s (a discovery that found the cluster full passes its members').
     public static func services(
-        configuration: KVPeerConfiguration, options: KVPeerOptions, logger: Logger,
+        configuration: KVPeerConfiguration, options: KVPeerOptions, logger: Logger, peerURLs: [String]? = nil,
         onListening: @escaping @Sendable (_ listener: KVPeerOptions.Listener, _ port: Int) async -> Void
     ) -> [any Service] {
         let settings = ClusterProxy.Settings(
             readonly: configuration.proxy == .readonly,
-            peerURLs: configuration.initialCluster.map(\.peerURL.description),
+            peerURLs: peerURLs ?? configuration.initialCluster.map(\.peerURL.description),
             failureWait: configuration.proxyFailureWait,
             refreshInterval: configuration.proxyRefreshInterval,
             dialTimeout: configuration.proxyDialTimeout == .zero ? .seconds(30) : configuration.proxyDialTimeout,

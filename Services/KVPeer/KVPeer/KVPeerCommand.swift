@@ -1,4 +1,6 @@
+import Foundation
 import HTTPServer
+import KeysClient
 import KeysStore
 import Logging
 import Prometheus
@@ -58,21 +60,81 @@ public enum KVPeerCommand {
         for warning in warnings { logger.warning("\(warning)") }
 
         let options = KVPeerOptions(configuration: configuration)
+        var proxyPeers: [String]?
+        if let url = configuration.discovery, configuration.proxy == .off {
+            switch await bootstrap(discovery: url, configuration: configuration, options: options, logger: logger) {
+            case .success(.member): break
+            case .success(.full(let peers)): proxyPeers = peers
+            case .failure(let message):
+                logger.critical("\(message)")
+                StandardStreams.write("kv-peer: \(message)\n", to: .error)
+                return 1
+            }
+        }
         let ready = ReadyTracker(listeners: options.clientListeners)
         do {
             let onListening: @Sendable (KVPeerOptions.Listener, Int) async -> Void = { listener, port in
                 let scheme = listener.tls == nil ? "http" : "https"
                 ready.bound(listener, url: "\(scheme)://\(listener.host):\(port)")
             }
-            let services = configuration.proxy == .off
+            let services = configuration.proxy == .off && proxyPeers == nil
                 ? try KVPeerServer.services(options: options, logger: logger, registry: registry, onListening: onListening)
-                : ClusterProxyServer.services(configuration: configuration, options: options, logger: logger, onListening: onListening)
+                : ClusterProxyServer.services(configuration: configuration, options: options, logger: logger, peerURLs: proxyPeers, onListening: onListening)
             try await ServiceRunner.run(services: services, logger: logger)
             return 0
         } catch {
             logger.critical("kv-peer stopped", metadata: ["error": "\(error)"])
             return 1
         }
+    }
+}
+
+extension KVPeerCommand {
+    enum Bootstrap {
+        case member
+        /// Discovery found the cluster full and `--discovery-fallback proxy` applies: proxy to these peers.
+        case full([String])
+    }
+
+    /// `--discovery`: register, wait for the cluster, and decide what this process becomes. A data directory
+    /// that already holds a log was bootstrapped before; etcd ignores the token then, and so do we.
+    static func bootstrap(discovery url: String, configuration: KVPeerConfiguration, options: KVPeerOptions, logger: Logger) async -> Result<Bootstrap, BootstrapFailure> {
+        if FileManager.default.fileExists(atPath: options.dataDirectory + "/member/wal") {
+            logger.notice("discovery token ignored: this member was bootstrapped before", metadata: ["data-dir": "\(options.dataDirectory)"])
+            return .success(.member)
+        }
+        do {
+            let (endpoint, directory) = try Discovery.parse(url)
+            let identity = MemberIdentity(name: options.name, peerURLs: options.peerURLs, clientURLs: options.advertiseClientURLs, clusterToken: options.clusterToken)
+            let outcome = try await KeysAPI.withClient(configuration: KeysClientConfiguration(endpoints: [endpoint]), logger: logger) { keys in
+                try await Discovery(keys: keys, directory: directory, memberID: identity.hexID, name: options.name, peerURLs: options.peerURLs, logger: logger).run()
+            }
+            switch outcome {
+            case .member(let cluster):
+                let names = Set(cluster.map(\.name))
+                guard names.count == 1 else {
+                    return .failure(BootstrapFailure(
+                        "discovery formed a cluster of \(names.count) members (\(cluster.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ","))); "
+                            + "kv-peer cannot run a multi-member cluster yet: Raft replication is not wired into kv-peer"
+                    ))
+                }
+                logger.info("discovery: this member forms the cluster", metadata: ["initial-cluster": "\(cluster.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ","))"])
+                return .success(.member)
+            case .full(let peers):
+                guard configuration.discoveryFallback == .proxy else { return .failure(BootstrapFailure("discovery failed: \(Discovery.Failure.fullCluster)")) }
+                logger.notice("discovery cluster full, falling back to proxy", metadata: ["peers": "\(peers.joined(separator: ","))"])
+                return .success(.full(peers))
+            }
+        } catch let failure as Discovery.Failure {
+            return .failure(BootstrapFailure("discovery failed: \(failure)"))
+        } catch {
+            return .failure(BootstrapFailure("discovery failed: \(error)"))
+        }
+    }
+
+    struct BootstrapFailure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
     }
 }
 
