@@ -171,6 +171,7 @@ let package = Package(
             name: "NodeAgent",
             dependencies: [
                 "FleetLayout", "SchedulerCore", "KeysClient", "UnitFile", "SupervisorCore", "ProcessSupervisor", "HTTPServer", "ServiceKit",
+                "HealthHysteresis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -191,11 +192,13 @@ let package = Package(
         ),
         // discovery-proxy's pure core: keys -> routes and instances, route matching, balancing, health timelines.
         .target(name: "ProxyCore", path: "Services/DiscoveryProxy/ProxyCore", swiftSettings: settings),
+        // Rise/fall thresholds over periodic health checks (stdlib only): the proxy's instances, the agents' services.
+        .target(name: "HealthHysteresis", path: "Shared/HealthHysteresis", swiftSettings: settings),
         // discovery-proxy as a library: the event-loop data path, the registry follower, TCP listeners, admin API.
         .target(
             name: "DiscoveryProxy",
             dependencies: [
-                "ProxyCore", "KeysClient", "HTTPServer", "ServiceKit",
+                "ProxyCore", "HealthHysteresis", "KeysClient", "HTTPServer", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -299,7 +302,7 @@ let package = Package(
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [
-                "NodeAgent", "FleetLayout", "SchedulerCore", "KeysClient", "TestSupport", "UnitFile", "HTTPServer",
+                "NodeAgent", "FleetLayout", "SchedulerCore", "KeysClient", "TestSupport", "UnitFile", "HTTPServer", "HealthHysteresis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -332,8 +335,9 @@ let package = Package(
         ),
         // Wing–Gong linearizability checking of recorded client histories (register, CAS register, keyed); for tests.
         .target(name: "Linearizability", path: "Tests/Linearizability", swiftSettings: settings),
-        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], path: "Tests/LinearizabilityTests", swiftSettings: settings),
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore"], path: "Tests/ProxyCoreTests", swiftSettings: settings),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability", "SeededRandom"], path: "Tests/LinearizabilityTests", swiftSettings: settings),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "SeededRandom"], path: "Tests/ProxyCoreTests", swiftSettings: settings),
+        .testTarget(name: "HealthHysteresisTests", dependencies: ["HealthHysteresis"], path: "Tests/HealthHysteresisTests", swiftSettings: settings),
         .testTarget(
             name: "DiscoveryProxyTests",
             dependencies: [

@@ -13,3 +13,19 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+extension SplitMix64 {
+    /// A value in `0..<bound` (`bound` > 0). Modulo bias is irrelevant at test and simulation sizes.
+    public mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// A value in `range`.
+    public mutating func within(_ range: ClosedRange<UInt64>) -> UInt64 {
+        range.lowerBound + next() % (range.upperBound - range.lowerBound + 1)
+    }
+
+    /// True with probability `chance`/100.
+    public mutating func percent(_ chance: Int) -> Bool { below(100) < chance }
+
+    /// One of `items` (non-empty).
+    public mutating func element<T>(_ items: [T]) -> T { items[below(items.count)] }
+}

@@ -1,3 +1,4 @@
+import SeededRandom
 import Linearizability
 
 /// Picks an operation for a register holding `state` and returns it with the true answer and the new value.

@@ -1,3 +1,4 @@
+import SeededRandom
 import Linearizability
 import Synchronization
 import Testing

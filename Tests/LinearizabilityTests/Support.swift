@@ -1,3 +1,4 @@
+import SeededRandom
 import Linearizability
 
 typealias RegisterOperation = Operation<RegisterModel.Input, RegisterModel.Output>
@@ -48,28 +49,3 @@ func linearizationProblem<M: Model>(
     return nil
 }
 
-/// Steele, Lea & Flood's SplitMix64, inline so this target depends on nothing: a seed fully determines
-/// every generated history, and a failing seed is printed by the test that used it.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value in `0..<bound`.
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-
-    /// A value in `range`.
-    mutating func within(_ range: ClosedRange<UInt64>) -> UInt64 {
-        range.lowerBound + next() % (range.upperBound - range.lowerBound + 1)
-    }
-
-    mutating func percent(_ chance: Int) -> Bool { below(100) < chance }
-}

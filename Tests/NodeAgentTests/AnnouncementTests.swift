@@ -1,3 +1,4 @@
+import HealthHysteresis
 import NodeAgent
 import Testing
 import UnitFile
@@ -41,7 +42,7 @@ struct AnnouncementTests {
 
     @Test("thresholds: announced after enough passes, withdrawn after enough failures")
     func tracker() {
-        var health = HealthTracker(healthyThreshold: 2, unhealthyThreshold: 3)
+        var health = HealthHysteresis(healthyThreshold: 2, unhealthyThreshold: 3, initiallyHealthy: false)
         #expect(!health.isHealthy)
         #expect(health.record(passed: true) == nil)
         #expect(health.record(passed: true) == true)

@@ -1,5 +1,6 @@
 import NIOCore
 import Prometheus
+import HealthHysteresis
 import ProxyCore
 import Synchronization
 
@@ -18,7 +19,7 @@ final class Upstream: Sendable {
 
     struct Health: Sendable {
         var passive: PassiveHealth
-        var active: ActiveHealth?
+        var active: HealthHysteresis?
     }
 
     let id: Int
@@ -98,7 +99,7 @@ final class Upstream: Sendable {
             }
             if health.active == nil {
                 // A new instance starts healthy: it announced itself, and a check is at most one interval away.
-                health.active = ActiveHealth(healthyThreshold: spec.healthyThreshold, unhealthyThreshold: spec.unhealthyThreshold)
+                health.active = HealthHysteresis(healthyThreshold: spec.healthyThreshold, unhealthyThreshold: spec.unhealthyThreshold)
             }
         }
     }

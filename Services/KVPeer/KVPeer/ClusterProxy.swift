@@ -235,17 +235,7 @@ public enum ClusterProxyServer {
         var router = Router()
         router.notFound = { request, _ in try await proxy.handle(request) }
         router.methodNotAllowed = { _ in { request, _ in try await proxy.handle(request) } }
-        let responder = router.buildResponder()
-        var limits = ServerConfiguration.Limits()
-        limits.maxBodyBytes = options.maxRequestBytes
-        let servers: [any Service] = options.clientListeners.map { listener in
-            Server(
-                configuration: ServerConfiguration(host: listener.host, port: listener.port, tls: listener.tls, limits: limits),
-                responder: responder, logger: logger
-            ) { address in
-                await onListening(listener, address.port ?? listener.port)
-            }
-        }
+        let servers = KVPeerServer.clientServers(options: options, responder: router.buildResponder(), logger: logger, onListening: onListening)
         return [ProxyMembership(proxy: proxy)] + servers
     }
 }

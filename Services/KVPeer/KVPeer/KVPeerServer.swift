@@ -64,6 +64,24 @@ public enum KVPeerServer {
         return router
     }
 
+    /// One server per client listener, all answering with `responder`. Watches are long polls: etcd never times
+    /// them out, so the idle timeout only applies between requests.
+    static func clientServers(
+        options: KVPeerOptions, responder: Responder, logger: Logger,
+        onListening: @escaping @Sendable (_ listener: KVPeerOptions.Listener, _ port: Int) async -> Void
+    ) -> [any Service] {
+        var limits = ServerConfiguration.Limits()
+        limits.maxBodyBytes = options.maxRequestBytes
+        return options.clientListeners.map { listener in
+            Server(
+                configuration: ServerConfiguration(host: listener.host, port: listener.port, tls: listener.tls, limits: limits),
+                responder: responder, logger: logger
+            ) { address in
+                await onListening(listener, address.port ?? listener.port)
+            }
+        }
+    }
+
     /// The services of one member, in start order: the store (and its log) first, then the listeners.
     public static func services(
         options: KVPeerOptions, logger: Logger, registry: PrometheusCollectorRegistry?,
@@ -73,18 +91,9 @@ public enum KVPeerServer {
         let service = try StoreService(dataDirectory: options.dataDirectory, snapshotCount: options.snapshotCount, logger: logger, clock: clock)
         let member = MemberIdentity(name: options.name, peerURLs: options.peerURLs, clientURLs: options.advertiseClientURLs, clusterToken: options.clusterToken)
         let responder = router(service: service, member: member, options: options, registry: registry, clock: clock).buildResponder()
-        var limits = ServerConfiguration.Limits()
-        limits.maxBodyBytes = options.maxRequestBytes
-        // Watches are long polls: etcd never times them out, so neither does an idle keep-alive close them.
-        let servers: [any Service] = options.clientListeners.map { listener in
-            Server(
-                configuration: ServerConfiguration(host: listener.host, port: listener.port, tls: listener.tls, limits: limits),
-                responder: responder, logger: logger
-            ) { address in
-                let port = address.port ?? listener.port
-                member.advertised.bound(host: listener.host, port: port)
-                await onListening(listener, port)
-            }
+        let servers = clientServers(options: options, responder: responder, logger: logger) { listener, port in
+            member.advertised.bound(host: listener.host, port: port)
+            await onListening(listener, port)
         }
         return [service] + servers
     }

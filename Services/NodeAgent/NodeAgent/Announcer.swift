@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HealthHysteresis
 public import KeysClient
 public import Logging
 import NIOCore
@@ -40,14 +41,14 @@ public struct Announcer: Sendable {
     /// Runs until cancelled (then withdraws). `running` yields whether the unit is active and running, at
     /// start and after every change.
     public func run(running: AsyncStream<Bool>) async {
-        let state = SharedState(State(health: HealthTracker(healthyThreshold: announcement.healthyThreshold, unhealthyThreshold: announcement.unhealthyThreshold)))
+        let state = SharedState(State(health: HealthHysteresis(healthyThreshold: announcement.healthyThreshold, unhealthyThreshold: announcement.unhealthyThreshold, initiallyHealthy: false)))
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await isRunning in running {
                     let withdraw = state.withLock { state -> Bool in
                         state.isRunning = isRunning
                         guard !isRunning else { return false }
-                        state.health = HealthTracker(healthyThreshold: announcement.healthyThreshold, unhealthyThreshold: announcement.unhealthyThreshold)
+                        state.health = HealthHysteresis(healthyThreshold: announcement.healthyThreshold, unhealthyThreshold: announcement.unhealthyThreshold, initiallyHealthy: false)
                         defer { state.announced = false }
                         return state.announced
                     }
@@ -81,7 +82,7 @@ public struct Announcer: Sendable {
     }
 
     private struct State {
-        var health: HealthTracker
+        var health: HealthHysteresis
         var isRunning = false
         var announced = false
     }

@@ -1,11 +1,11 @@
-import ProxyCore
+import HealthHysteresis
 import Testing
 
-@Suite("ActiveHealth: rise/fall thresholds")
-struct ActiveHealthTests {
+@Suite("HealthHysteresis: rise/fall thresholds")
+struct HealthHysteresisTests {
     @Test("fall after unhealthyThreshold failures in a row, rise after healthyThreshold passes in a row")
     func riseAndFall() {
-        var h = ActiveHealth(healthyThreshold: 2, unhealthyThreshold: 3)
+        var h = HealthHysteresis(healthyThreshold: 2, unhealthyThreshold: 3)
         #expect(h.isHealthy)
         let results: [(Bool, Bool?)] = [
             (false, nil), (false, nil), (true, nil),          // interrupted: the streak restarts
@@ -22,7 +22,7 @@ struct ActiveHealthTests {
 
     @Test("starting unhealthy needs healthyThreshold passes")
     func initiallyUnhealthy() {
-        var h = ActiveHealth(healthyThreshold: 2, unhealthyThreshold: 3, initiallyHealthy: false)
+        var h = HealthHysteresis(healthyThreshold: 2, unhealthyThreshold: 3, initiallyHealthy: false)
         #expect(!h.isHealthy)
         #expect(h.record(passed: false) == nil)
         #expect(h.record(passed: true) == nil)
@@ -34,7 +34,7 @@ struct ActiveHealthTests {
 
     @Test("thresholds of 1 follow every result")
     func thresholdsOfOne() {
-        var h = ActiveHealth(healthyThreshold: 1, unhealthyThreshold: 1)
+        var h = HealthHysteresis(healthyThreshold: 1, unhealthyThreshold: 1)
         #expect(h.record(passed: false) == false)
         #expect(h.record(passed: false) == nil)
         #expect(h.record(passed: true) == true)

@@ -1,7 +1,8 @@
-/// Active health of one instance from periodic probes, with haproxy's rise/fall hysteresis: it takes
+/// Health from periodic checks, with haproxy's rise/fall hysteresis: it takes
 /// `healthyThreshold` passes in a row to come back and `unhealthyThreshold` failures in a row to go out, so
-/// one flaky probe does not flap the instance.
-public struct ActiveHealth: Sendable {
+/// one flaky check does not flap it. The discovery proxy judges instances with it, node agents their units'
+/// services (those start unhealthy: nothing is announced before its first passing check).
+public struct HealthHysteresis: Sendable, Hashable {
     public let healthyThreshold: Int
     public let unhealthyThreshold: Int
     public private(set) var isHealthy: Bool
