@@ -149,10 +149,20 @@ enum FileIO {
     }
 
     /// An exclusive `flock` on `path` (created if missing), held until the descriptor is closed.
-    static func lock(_ path: String) throws(StorageError) -> Int32 {
+    ///
+    /// A lock that is busy is tried again for up to a second before it counts as held by someone else: a
+    /// process forked by this one (any child, for any reason) shares the lock's open file until it execs, so
+    /// a log closed and reopened in the same process can find its own lock briefly held by a child being born.
+    static func lock(_ path: String, patience: Duration = .seconds(1)) throws(StorageError) -> Int32 {
         let descriptor = try open(path, O_RDWR | O_CREAT)
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        let deadline = ContinuousClock.now + patience
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK, ContinuousClock.now < deadline {
+                usleep(5_000)
+                continue
+            }
             close(descriptor)
             throw .os("flock", path, code, kind: code == EWOULDBLOCK ? .locked : .io)
         }
