@@ -23,9 +23,28 @@ public struct ChannelHandlerServer: Service {
 
     public typealias MakeHandler = @Sendable (_ channel: any Channel, _ connection: Connection) throws -> any ChannelHandler
 
-    /// The HTTP/1 handlers in front of the request handler, by name: a handler that switches protocols
-    /// removes them (decoder last, so bytes it holds are forwarded) and sees raw `ByteBuffer`s after.
-    public static let http1HandlerNames = ["flotilla.http1.activity", "flotilla.http1.guard", "flotilla.http1.encoder", "flotilla.http1.decoder"]
+    /// Takes the HTTP/1 handlers out of `channel` after a `101 Switching Protocols`: what follows them then sees
+    /// raw `ByteBuffer`s. The decoder goes last so the bytes it still holds (sent right behind the upgrade
+    /// request) pass on; `done` runs once they have.
+    public static func removeHTTP1Handlers(from channel: any Channel, done: @escaping @Sendable () -> Void) throws {
+        let sync = channel.pipeline.syncOperations
+        for name in [activityHandlerName, guardHandlerName] {
+            sync.removeHandler(name: name, promise: nil)
+        }
+        if let upgrader = try? sync.context(handlerType: HTTPServerUpgradeHandler.self) {
+            sync.removeHandler(context: upgrader, promise: nil)
+        }
+        if let validator = try? sync.context(handlerType: NIOHTTPResponseHeadersValidator.self) {
+            sync.removeHandler(context: validator, promise: nil)
+        }
+        sync.removeHandler(context: try sync.context(handlerType: HTTPResponseEncoder.self), promise: nil)
+        let decoderRemoved = channel.eventLoop.makePromise(of: Void.self)
+        decoderRemoved.futureResult.whenComplete { _ in done() }
+        sync.removeHandler(context: try sync.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: decoderRemoved)
+    }
+
+    static let activityHandlerName = "flotilla.http1.activity"
+    static let guardHandlerName = "flotilla.http1.guard"
 
     public let configuration: ServerConfiguration
     private let makeHandler: MakeHandler
@@ -139,16 +158,21 @@ public struct ChannelHandlerServer: Service {
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
-        let names = http1HandlerNames
-        try sync.addHandler(ReadActivityHandler(), name: names[0])
-        try sync.addHandler(HTTPResponseEncoder(configuration: .init()), name: names[2])
-        try sync.addHandler(
-            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop, limitConfiguration: decoderLimits)),
-            name: names[3]
+        try sync.addHandler(ReadActivityHandler(), name: activityHandlerName)
+        // NIO's own set-up pairs the decoder with the encoder, which is how a response to HEAD is written
+        // without a body. An upgrade configuration without upgraders changes nothing but makes the decoder keep
+        // bytes that follow an upgrade request for whoever switches protocols.
+        try sync.configureHTTPServerPipeline(
+            withPipeliningAssistance: false,
+            withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
+            withErrorHandling: false,
+            withOutboundHeaderValidation: true,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits
         )
         try sync.addHandler(
             HTTP1ConnectionGuard(idleTimeout: TimeAmount(limits.idleTimeout), headTimeout: TimeAmount(limits.requestHeadTimeout)),
-            name: names[1]
+            name: guardHandlerName
         )
         try sync.addHandler(try makeHandler(channel, connection))
     }

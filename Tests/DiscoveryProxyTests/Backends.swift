@@ -15,7 +15,8 @@ import TestSupport
 /// - `/slow?ms=N`: answers after N ms (with `&only=<name>`, only that backend is slow)
 /// - `/reset`: closes the connection without answering
 /// - `/health`: 200 while `healthy`, else 503
-/// - `Upgrade: echo`: `101`, then every byte is echoed
+/// - `Upgrade: echo`: `101`, then every byte is echoed (`Upgrade: greet`: the same, after a greeting line)
+/// - `Expect: 100-continue`: a `100 Continue` before reading the body
 final class TestBackend: Sendable {
     let name: String
     let port: Int
@@ -78,6 +79,9 @@ private final class BackendHandler: ChannelInboundHandler, RemovableChannelHandl
         case .head(let head):
             self.head = head
             backend()?.hits.update { $0 += 1 }
+            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+            }
             if head.uri == "/echo" {
                 echoing = true
                 var headers = HTTPHeaders()
@@ -89,9 +93,9 @@ private final class BackendHandler: ChannelInboundHandler, RemovableChannelHandl
         case .end:
             guard let head else { return }
             self.head = nil
-            if head.headers.first(name: "upgrade") == "echo" {
+            if head.headers.first(name: "upgrade") == "echo" || head.headers.first(name: "upgrade") == "greet" {
                 // After the request's end: nothing of HTTP may reach the echo once it is in place.
-                upgrade(context: context)
+                upgrade(context: context, greeting: head.headers.first(name: "upgrade") == "greet" ? "greetings\n" : nil)
                 return
             }
             if echoing {
@@ -140,17 +144,19 @@ private final class BackendHandler: ChannelInboundHandler, RemovableChannelHandl
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 
-    private func upgrade(context: ChannelHandlerContext) {
+    private func upgrade(context: ChannelHandlerContext, greeting: String? = nil) {
         var headers = HTTPHeaders()
         headers.add(name: "connection", value: "upgrade")
-        headers.add(name: "upgrade", value: "echo")
+        headers.add(name: "upgrade", value: greeting == nil ? "echo" : "greet")
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
         let pipeline = context.pipeline.syncOperations
         do {
             try pipeline.addHandler(RawEcho())
             pipeline.removeHandler(self, promise: nil)
-            for name in ChannelHandlerServer.http1HandlerNames {
-                pipeline.removeHandler(name: name, promise: nil)
+            let channel = context.channel
+            try ChannelHandlerServer.removeHTTP1Handlers(from: channel) {
+                // Bytes of the new protocol in the same segment as the 101, as a WebSocket server's greeting is.
+                if let greeting { channel.writeAndFlush(ByteBuffer(string: greeting), promise: nil) }
             }
         } catch {
             context.close(promise: nil)

@@ -33,8 +33,10 @@ enum ForwardingHeaders {
         }
     }
 
-    static func upstreamRequestHead(_ head: HTTPRequestHead, client: Client, upgrade: Bool) -> HTTPRequestHead {
+    static func upstreamRequestHead(_ head: HTTPRequestHead, client: Client, upgrade: Bool, isHTTP2: Bool) -> HTTPRequestHead {
         var host: String?
+        var hasContentLength = false
+        var clientSentTransferEncoding = false
         var forwardedFor: String?
         var forwarded: String?
         var hasForwardedHost = false
@@ -43,6 +45,11 @@ enum ForwardingHeaders {
         headers.reserveCapacity(head.headers.count + 5)
         for (name, value) in head.headers {
             switch classify(name) {
+            case .transferEncoding:
+                clientSentTransferEncoding = true
+                continue
+            case .contentLength:
+                hasContentLength = true
             case .hopByHop, .forwardedProto:
                 continue
             case .host:
@@ -61,6 +68,12 @@ enum ForwardingHeaders {
                 }
             }
             headers.add(name: name, value: value)
+        }
+        // The body is re-chunked towards the upstream: a request the client framed with chunks must say so, or
+        // its body would read as the next request (smuggling). Over HTTP/2 a body has no framing header at all;
+        // methods that carry one get chunks, the others must come without a body (the handler checks).
+        if !hasContentLength, clientSentTransferEncoding || (isHTTP2 && !methodsWithoutBody.contains(head.method)) {
+            headers.add(name: "transfer-encoding", value: "chunked")
         }
         if upgrade, let protocolName = head.headers.first(name: "upgrade") {
             headers.add(name: "connection", value: "upgrade")
@@ -85,19 +98,21 @@ enum ForwardingHeaders {
 
     static func clientResponseHead(_ head: HTTPResponseHead) -> HTTPResponseHead {
         // Most responses carry no hop-by-hop field but `connection`/`keep-alive`; copy only when needed.
-        guard head.headers.contains(where: { classify($0.name) == .hopByHop }) else { return head }
+        guard head.headers.contains(where: { [.hopByHop, .transferEncoding].contains(classify($0.name)) }) else { return head }
         let connectionTokens = head.headers[canonicalForm: "connection"]
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count)
-        for (name, value) in head.headers where classify(name) != .hopByHop {
+        for (name, value) in head.headers where ![.hopByHop, .transferEncoding].contains(classify(name)) {
             if connectionTokens.contains(where: { $0.utf8.elementsEqual(name.utf8, by: asciiCaseInsensitive) }) { continue }
             headers.add(name: name, value: value)
         }
         return HTTPResponseHead(version: head.version, status: head.status, headers: headers)
     }
 
+    private static let methodsWithoutBody: [HTTPMethod] = [.GET, .HEAD, .DELETE, .OPTIONS, .TRACE]
+
     private enum FieldKind: Equatable {
-        case hopByHop, host, forwardedFor, forwarded, forwardedHost, forwardedProto, other
+        case hopByHop, transferEncoding, contentLength, host, forwardedFor, forwarded, forwardedHost, forwardedProto, other
     }
 
     /// By length first, then bytes: most fields are rejected by the length alone.
@@ -112,10 +127,11 @@ enum ForwardingHeaders {
         case 7: return equals("upgrade") || equals("trailer") ? .hopByHop : .other
         case 9: return equals("forwarded") ? .forwarded : .other
         case 10: return equals("connection") || equals("keep-alive") ? .hopByHop : .other
+        case 14: return equals("content-length") ? .contentLength : .other
         case 15: return equals("x-forwarded-for") ? .forwardedFor : .other
         case 16: return equals("proxy-connection") ? .hopByHop : equals("x-forwarded-host") ? .forwardedHost : .other
         case 17:
-            if equals("transfer-encoding") { return .hopByHop }
+            if equals("transfer-encoding") { return .transferEncoding }
             return equals("x-forwarded-proto") ? .forwardedProto : .other
         default: return .other
         }

@@ -1,3 +1,4 @@
+import HTTPServer
 import NIOCore
 
 /// Joins two channels byte for byte, each direction with back-pressure: a side reads only while the other
@@ -22,22 +23,32 @@ final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Turns an HTTP/1 client connection and its upstream connection into one byte pipe: glue goes in at the
-    /// end of both pipelines, then the HTTP handlers come out (decoders last, so bytes they hold pass on).
+    /// end of both pipelines, then the HTTP handlers come out (decoders last, so bytes they hold pass on, and
+    /// are flushed once they have: a greeting that came with the `101` must not wait for the next read).
     static func splice(
-        client: any Channel, clientHandlers: [String], clientHandler: any RemovableChannelHandler,
+        client: any Channel, clientHandler: any RemovableChannelHandler,
         upstream: any Channel, upstreamHandlers: (encoder: String, decoder: String, handler: String)
     ) throws {
         let (clientGlue, upstreamGlue) = matchedPair()
         let clientPipeline = client.pipeline.syncOperations
         let upstreamPipeline = upstream.pipeline.syncOperations
+        // Each direction may end on its own from here on (a client that sends, then shuts its side, then reads).
         try clientPipeline.addHandler(clientGlue)
         try upstreamPipeline.addHandler(upstreamGlue)
+        try client.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+        try upstream.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
         clientPipeline.removeHandler(clientHandler, promise: nil)
         upstreamPipeline.removeHandler(name: upstreamHandlers.handler, promise: nil)
         upstreamPipeline.removeHandler(name: upstreamHandlers.encoder, promise: nil)
-        upstreamPipeline.removeHandler(name: upstreamHandlers.decoder, promise: nil)
-        for name in clientHandlers {
-            clientPipeline.removeHandler(name: name, promise: nil)
+        let upstreamDecoderRemoved = upstream.eventLoop.makePromise(of: Void.self)
+        upstreamPipeline.removeHandler(name: upstreamHandlers.decoder, promise: upstreamDecoderRemoved)
+        upstreamDecoderRemoved.futureResult.whenComplete { _ in
+            client.flush()
+            upstream.read()
+        }
+        try ChannelHandlerServer.removeHTTP1Handlers(from: client) {
+            upstream.flush()
+            client.read()
         }
     }
 
@@ -95,12 +106,23 @@ final class GlueHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context?.flush()
     }
 
+    /// The partner's peer finished sending: pass the end on once everything before it is written (closing
+    /// the output straight away could drop writes still queued).
     private func partnerWriteEOF() {
-        context?.close(mode: .output, promise: nil)
+        guard let context else { return }
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(ByteBuffer())).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+        }
     }
 
+    /// The partner is gone: close, after what it sent us last is written.
     private func partnerCloseFull() {
-        context?.close(promise: nil)
+        guard let context else { return }
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(ByteBuffer())).whenComplete { _ in
+            channel.close(promise: nil)
+        }
     }
 
     private func partnerBecameWritable() {

@@ -57,6 +57,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         var timeout: Scheduled<Void>?
         /// What the last failed attempt would answer, if no other instance is left to try.
         var lastFailure: (status: HTTPResponseStatus, message: String)?
+        /// A pooled connection the upstream had already closed was retried on a fresh one (once per request).
+        var retriedStaleConnection = false
+        /// The upstream head says how the body ends (length or chunked); a body part for a request whose head
+        /// does not would reach the upstream unframed, as the start of another request.
+        var bodyIsFramed: Bool { upstreamHead.headers.contains(name: "content-length") || upstreamHead.headers.contains(name: "transfer-encoding") }
 
         init(head: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: RouteRuntime, isIdempotent: Bool, isUpgrade: Bool, start: NIODeadline) {
             self.head = head
@@ -161,24 +166,29 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     // MARK: request
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let isUpgrade = !connection.isHTTP2 && ForwardingHeaders.isUpgradeRequest(head)
+        guard head.method != .CONNECT else {
+            // A reverse proxy has no tunnels; HTTP/1's parser stops after CONNECT, so the connection ends too.
+            respondLocally(head, status: .methodNotAllowed, message: "CONNECT is not supported by this proxy", closeAfter: true, context: context)
+            return
+        }
         let snapshot = runtime.state.snapshot
         let host = head.headers.first(name: "host")
         let path = head.uri.utf8.first == UInt8(ascii: "/") ? Substring(head.uri) : Substring(Self.pathOfAbsoluteURI(head.uri))
         guard let spec = snapshot.table.match(host: host, path: path), let route = snapshot.routes[spec.name] else {
             runtime.metrics.noRoute.increment()
-            respondLocally(head, status: .notFound, message: "no route for host \(host ?? "(none)") and path \(path)", context: context)
+            respondLocally(head, status: .notFound, message: "no route for host \(host ?? "(none)") and path \(path)", closeAfter: isUpgrade, context: context)
             return
         }
         let pool = snapshot.pools[spec.service] ?? []
         guard !pool.isEmpty else {
             runtime.metrics.noInstance.increment()
-            respondLocally(head, status: .serviceUnavailable, message: "service \(spec.service) has no instance", retryAfter: true, context: context)
+            respondLocally(head, status: .serviceUnavailable, message: "service \(spec.service) has no instance", retryAfter: true, closeAfter: isUpgrade, context: context)
             return
         }
-        let isUpgrade = !connection.isHTTP2 && ForwardingHeaders.isUpgradeRequest(head)
         exchange = Exchange(
             head: head,
-            upstreamHead: ForwardingHeaders.upstreamRequestHead(head, client: client, upgrade: isUpgrade),
+            upstreamHead: ForwardingHeaders.upstreamRequestHead(head, client: client, upgrade: isUpgrade, isHTTP2: connection.isHTTP2),
             route: route,
             isIdempotent: ForwardingHeaders.isIdempotent(head.method),
             isUpgrade: isUpgrade,
@@ -189,6 +199,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
 
     private func forward(_ part: HTTPServerRequestPart) {
         guard let exchange else { return }
+        if case .body(let buffer) = part, buffer.readableBytes > 0, !exchange.bodyIsFramed {
+            exchange.reuseUpstream = false
+            fail(status: .badRequest, message: "a request body needs Content-Length or chunked framing for a \(exchange.head.method) request")
+            return
+        }
         if case .end = part { exchange.requestEnded = true }
         if case .body(let buffer) = part {
             if exchange.replay != nil {
@@ -333,6 +348,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     func upstreamRead(_ part: HTTPClientResponsePart) {
         guard let exchange, let context else { return }
         switch part {
+        case .head(let head) where head.status.code < 200 && head.status != .switchingProtocols:
+            // An interim answer (100 Continue, 103 Early Hints) goes to the client at once; the final one follows.
+            context.writeAndFlush(wrapOutboundOut(.head(ForwardingHeaders.clientResponseHead(head))), promise: nil)
         case .head(let head):
             exchange.timeout?.cancel()
             exchange.timeout = nil
@@ -347,9 +365,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
             }
             if !head.isKeepAlive { exchange.reuseUpstream = false }
             var clientHead = ForwardingHeaders.clientResponseHead(head)
-            // An HTTP/1.0 client cannot read chunked bodies: answering in its version makes the encoder
-            // delimit the body by closing instead.
-            if exchange.head.version.major == 1 && exchange.head.version.minor == 0 { clientHead.version = .http1_0 }
+            // Framing follows the client's version: an HTTP/1.1 client gets a chunked body where the upstream gave
+            // no length, an HTTP/1.0 client (which cannot read chunks) a body that ends when the connection does.
+            clientHead.version = exchange.head.version
+            if exchange.head.version == .http1_0, !clientHead.headers.contains(name: "content-length") {
+                exchange.closeClientAfterResponse = true
+            }
             if exchange.isUpgrade {
                 // The upgrade was refused; the client's parser stopped at the upgrade request, so this is the last response.
                 exchange.closeClientAfterResponse = true
@@ -391,6 +412,27 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
     func upstreamClosed(_ error: (any Error)?) {
         guard let exchange, exchange.connection != nil else { return }
         if !exchange.responseStarted {
+            if let connection = exchange.connection, connection.reused, !exchange.retriedStaleConnection,
+                exchange.isIdempotent, exchange.replay != nil, let upstream = exchange.upstream
+            {
+                // The upstream closed a pooled connection just as it was reused (its keep-alive timeout raced
+                // ours): not the instance's fault. Once, try again on a fresh connection, uncounted.
+                exchange.retriedStaleConnection = true
+                exchange.timeout?.cancel()
+                exchange.timeout = nil
+                connection.handler.owner = nil
+                exchange.connection = nil
+                upstream.activeRequests.subtract(1, ordering: .relaxed)
+                upstream.metrics.active.decrement()
+                exchange.upstream = nil
+                exchange.tried.removeAll { $0 == upstream.id }
+                if let replay = exchange.replay {
+                    exchange.unsent = replay
+                    exchange.unsentBytes = exchange.replayBytes
+                }
+                attempt()
+                return
+            }
             attemptFailed(error ?? UpstreamClosedEarly(), connectFailure: false)
         } else if !exchange.responseEnded {
             // Cut mid-response: the client must see a broken response, not a short one that looks whole.
@@ -430,7 +472,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         upstreamConnection.handler.owner = nil
         do {
             try GlueHandler.splice(
-                client: context.channel, clientHandlers: ChannelHandlerServer.http1HandlerNames, clientHandler: self,
+                client: context.channel, clientHandler: self,
                 upstream: upstreamConnection.channel, upstreamHandlers: UpstreamConnectionPool.upstreamHandlerNames
             )
         } catch {
@@ -445,11 +487,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         guard let exchange, let context else { return }
         releaseUpstream()
         finish(logStatus: exchange.status)
+        takeNextRequest(context: context)
+    }
+
+    /// Starts the pipelined request that waited for this one, if any, and reads on.
+    private func takeNextRequest(context: ChannelHandlerContext) {
         let next = queued
         queued = []
         for part in next {
             receive(part, context: context)
         }
+        // Parts written to the upstream here come from no client read, so no read-complete will flush them.
+        exchange?.connection?.channel.flush()
         resumeClientReads()
     }
 
@@ -483,34 +532,63 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         self.exchange = nil
     }
 
+    /// Ends the current attempt's claim on its instance (a local answer replaces its response).
+    private func finishCounters() {
+        guard let exchange else { return }
+        exchange.timeout?.cancel()
+        exchange.timeout = nil
+        guard let upstream = exchange.upstream else { return }
+        upstream.activeRequests.subtract(1, ordering: .relaxed)
+        upstream.metrics.active.decrement()
+        exchange.upstream = nil
+    }
+
     private func fail(status: HTTPResponseStatus, message: String) {
         guard let exchange, let context else { return }
         runtime.metrics.upstreamErrors.increment()
+        // Whatever was under way with the upstream stops here; its connection cannot carry another request.
+        exchange.reuseUpstream = false
+        releaseUpstream()
+        finishCounters()
         let head = exchange.head
         let requestEnded = exchange.requestEnded
         self.exchange = nil
-        writeLocal(head, status: status, message: message, retryAfter: false, context: context)
+        writeLocal(head, status: status, message: message, retryAfter: false, closeAfter: exchange.isUpgrade, context: context)
         discardingUntilEnd = !requestEnded
-        if !requestEnded { resumeClientReads() }
+        if requestEnded {
+            takeNextRequest(context: context)
+        } else {
+            resumeClientReads()
+        }
     }
 
-    private func respondLocally(_ head: HTTPRequestHead, status: HTTPResponseStatus, message: String, retryAfter: Bool = false, context: ChannelHandlerContext) {
-        writeLocal(head, status: status, message: message, retryAfter: retryAfter, context: context)
+    private func respondLocally(
+        _ head: HTTPRequestHead, status: HTTPResponseStatus, message: String, retryAfter: Bool = false, closeAfter: Bool = false, context: ChannelHandlerContext
+    ) {
+        writeLocal(head, status: status, message: message, retryAfter: retryAfter, closeAfter: closeAfter, context: context)
         discardingUntilEnd = true
     }
 
-    private func writeLocal(_ request: HTTPRequestHead, status: HTTPResponseStatus, message: String, retryAfter: Bool, context: ChannelHandlerContext) {
+    private func writeLocal(
+        _ request: HTTPRequestHead, status: HTTPResponseStatus, message: String, retryAfter: Bool, closeAfter: Bool, context: ChannelHandlerContext
+    ) {
         var body = context.channel.allocator.buffer(capacity: message.utf8.count + 1)
         body.writeString(message + "\n")
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.readableBytes))
         if retryAfter { headers.add(name: "retry-after", value: "1") }
+        if closeAfter { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         if request.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        if closeAfter {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
         runtime.accessLog?.record(
             client: client.address ?? "-", method: request.method.rawValue, uri: request.uri,
             version: connection.isHTTP2 ? "HTTP/2.0" : "HTTP/\(request.version.major).\(request.version.minor)",

@@ -82,6 +82,8 @@ final class TCPListeners: Sendable {
             let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                // A client may shut its sending side and still read the answer (as psql's COPY does).
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 // Nothing is read from the client until its upstream is connected and glued.
                 .childChannelOption(.autoRead, value: false)
                 .childChannelInitializer { channel in
@@ -157,6 +159,7 @@ final class TCPSessionStarter: ChannelInboundHandler, RemovableChannelHandler {
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(TimeAmount(spec.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(EjectionCloser())

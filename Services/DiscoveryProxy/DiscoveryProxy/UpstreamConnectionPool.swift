@@ -144,7 +144,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(HTTPRequestEncoder(), name: names.encoder)
                     try sync.addHandler(
-                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop)),
+                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .forward)),
                         name: names.decoder
                     )
                     try sync.addHandler(UpstreamHandler(), name: names.handler)
