@@ -29,10 +29,10 @@ extension DiscoveryProxyIntegrationTests {
                 // is over or 3 000 requests each. Paced so the suite's other, timing-sensitive tests keep their CPU.
                 let load = Task {
                     await withTaskGroup(of: Void.self) { group in
-                        for _ in 0..<6 {
+                        for _ in 0..<4 {
                             group.addTask {
                                 for _ in 0..<3000 where !done.value {
-                                    try? await Task.sleep(for: .milliseconds(1))
+                                    try? await Task.sleep(for: .milliseconds(10))
                                     do {
                                         let reply = try await proxy.get("/")
                                         tally.update { tally in
@@ -81,7 +81,7 @@ extension DiscoveryProxyIntegrationTests {
 
                 let result = tally.value
                 #expect(result.failures.isEmpty, "\(result.failures.count) failed requests, first: \(result.failures.prefix(5))")
-                #expect(result.ok > 500, "only \(result.ok) requests completed")
+                #expect(result.ok > 100, "only \(result.ok) requests completed")
                 #expect(result.byBackend.keys.contains("ttl-0"), "\(result.byBackend)")
             }
         }

@@ -37,7 +37,8 @@ struct AnnouncerTests {
 
                     @Sendable func announced() async -> String? { try? await keys.get(announcer.key).node?.value }
                     @Sendable func waitFor(_ what: String, _ condition: @Sendable (String?) -> Bool) async throws {
-                        let deadline = ContinuousClock.now + .seconds(5)
+                        // A bound, not a timing: generous, so that a loaded machine cannot fail it.
+                        let deadline = ContinuousClock.now + .seconds(20)
                         while ContinuousClock.now < deadline {
                             if condition(await announced()) { return }
                             try await Task.sleep(for: .milliseconds(20))
