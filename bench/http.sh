@@ -26,24 +26,11 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SCRATCH="$REPO_ROOT/.build-release"
 PRODUCT=flotilla-bench-http
 
-DURATION="${DURATION:-10}"
-DURATION="${DURATION%s}"
-CONNECTIONS="${CONNECTIONS:-64}"
-WRK_THREADS="${WRK_THREADS:-2}"
-H2_CLIENTS="${H2_CLIENTS:-4}"
-H2_THREADS="${H2_THREADS:-2}"
-WARMUP="${WARMUP:-2}"
-WARMUP="${WARMUP%s}"
+default_http_load
 LOG_LEVEL="${LOG_LEVEL:-info}"
 # By default each server gets CPU 0 and the load generator CPU 1: nginx runs one worker, so this compares one
 # core against one core, and the load generator never competes with the server it measures.
-if (( $(nproc) >= 2 )); then
-    SERVER_CPUS="${SERVER_CPUS-0}"
-    CLIENT_CPUS="${CLIENT_CPUS-1}"
-else
-    SERVER_CPUS="${SERVER_CPUS-}"
-    CLIENT_CPUS="${CLIENT_CPUS-}"
-fi
+default_cpu_pinning
 SKIP_BUILD="${SKIP_BUILD:-0}"
 OUT_DIR="${OUT_DIR:-$REPO_ROOT/bench/out/http-$(date +%Y%m%d-%H%M%S)}"
 

@@ -52,13 +52,7 @@ DATA_ROOT="${DATA_ROOT:-/var/tmp}"
 # threads all share that core — so this compares one core against one core, and the load generator (which
 # needs most of a core itself at these rates) never competes with the server it measures. Only one server
 # is under load at a time; the idle ones cost nothing measurable.
-if (( $(nproc) >= 2 )); then
-    SERVER_CPUS="${SERVER_CPUS-0}"
-    CLIENT_CPUS="${CLIENT_CPUS-1}"
-else
-    SERVER_CPUS="${SERVER_CPUS-}"
-    CLIENT_CPUS="${CLIENT_CPUS-}"
-fi
+default_cpu_pinning
 SKIP_BUILD="${SKIP_BUILD:-0}"
 OUT_DIR="${OUT_DIR:-$REPO_ROOT/bench/out/kv-$(date +%Y%m%d-%H%M%S)}"
 

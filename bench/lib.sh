@@ -138,3 +138,28 @@ ready_url() {
     done
     return 1
 }
+
+# Servers on CPU 0, load generators on CPU 1 (each script says why for its servers): one core against one core,
+# and the load generator never competes with what it measures. On one CPU nothing is pinned. SERVER_CPUS and
+# CLIENT_CPUS given by the caller win (an empty value means unpinned).
+default_cpu_pinning() {
+    if (( $(nproc) >= 2 )); then
+        SERVER_CPUS="${SERVER_CPUS-0}"
+        CLIENT_CPUS="${CLIENT_CPUS-1}"
+    else
+        SERVER_CPUS="${SERVER_CPUS-}"
+        CLIENT_CPUS="${CLIENT_CPUS-}"
+    fi
+}
+
+# The HTTP load both bench/http.sh and bench/proxy.sh generate: wrk and h2load settings, "10s" or "10" alike.
+default_http_load() {
+    DURATION="${DURATION:-10}"
+    DURATION="${DURATION%s}"
+    CONNECTIONS="${CONNECTIONS:-64}"
+    WRK_THREADS="${WRK_THREADS:-2}"
+    H2_CLIENTS="${H2_CLIENTS:-4}"
+    H2_THREADS="${H2_THREADS:-2}"
+    WARMUP="${WARMUP:-2}"
+    WARMUP="${WARMUP%s}"
+}

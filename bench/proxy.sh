@@ -49,14 +49,7 @@ SCRATCH="$REPO_ROOT/.build-release"
 PRODUCT=discovery-proxy
 KEY_TO_ROUTE_PY="$REPO_ROOT/bench/proxy/key_to_route.py"
 
-DURATION="${DURATION:-10}"
-DURATION="${DURATION%s}"
-CONNECTIONS="${CONNECTIONS:-64}"
-WRK_THREADS="${WRK_THREADS:-2}"
-H2_CLIENTS="${H2_CLIENTS:-4}"
-H2_THREADS="${H2_THREADS:-2}"
-WARMUP="${WARMUP:-2}"
-WARMUP="${WARMUP%s}"
+default_http_load
 CHANGES="${CHANGES:-8}"
 TRIALS="${TRIALS:-50}"
 PROXY_LOG_LEVEL="${PROXY_LOG_LEVEL:-warning}"
@@ -66,13 +59,7 @@ HAPROXY_BIN="${HAPROXY_BIN:-haproxy}"
 # worker, HAProxy nbthread 1, discovery-proxy sizes its event loops to its affinity mask) and shares it with the
 # backends, so the three proxies are compared on equal terms and the load generator never competes with them.
 # etcd shares that core too; it only works when a key changes.
-if (( $(nproc) >= 2 )); then
-    SERVER_CPUS="${SERVER_CPUS-0}"
-    CLIENT_CPUS="${CLIENT_CPUS-1}"
-else
-    SERVER_CPUS="${SERVER_CPUS-}"
-    CLIENT_CPUS="${CLIENT_CPUS-}"
-fi
+default_cpu_pinning
 BACKEND_CPUS="${BACKEND_CPUS-$SERVER_CPUS}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 OUT_DIR="${OUT_DIR:-$REPO_ROOT/bench/out/proxy-$(date +%Y%m%d-%H%M%S)}"
