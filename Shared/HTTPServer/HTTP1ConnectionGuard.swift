@@ -28,6 +28,10 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler 
     typealias OutboundOut = HTTPServerResponsePart
 
     private var machine = HTTP1ConnectionStateMachine()
+    /// Whether the handlers behind asked for more bytes since the last read completed. A request body that
+    /// stops arriving while nobody asked for it is back-pressure from this side (a proxy whose upstream is not
+    /// reading), not a slow client, so the body timer waits instead of answering 408.
+    private var readRequested = true
     private var timer: Scheduled<Void>?
     private var deadline: (HTTP1ConnectionStateMachine.Timer, NIODeadline)?
     private var scheduledAt = NIODeadline.distantFuture
@@ -64,6 +68,16 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler 
             apply(machine.requestEndReceived(), context: context)
         }
         context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        readRequested = false
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        readRequested = true
+        context.read()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -151,6 +165,11 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler 
         guard let (kind, due) = deadline else { return }
         guard due <= context.eventLoop.now else {
             schedule(at: due, context: context)
+            return
+        }
+        if kind == .body && !readRequested {
+            // Held back by us: count the gap again from now.
+            apply(.arm(.body), context: context)
             return
         }
         deadline = nil
