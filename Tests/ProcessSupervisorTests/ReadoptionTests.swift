@@ -102,6 +102,8 @@ import Testing
         defer { Supervisor(directories: directories).discard(config.unitName) }
         let pid = try #require(running.mainPID)
         let holder = try #require(RuntimeStore(runtimeDirectory: directories.runtime).read(config.unitName)?.holderPID)
+        // Running means the main process exists, not that the shell has started its background sleep yet.
+        try await eventually("the background sleep started") { sessionMembers(pid).count >= 2 }
         kill(pid, SIGKILL)
         try await eventually("main gone") { !isAlive(pid) }
         #expect(!sessionMembers(pid).isEmpty, "the background sleep is still there")
