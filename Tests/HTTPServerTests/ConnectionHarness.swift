@@ -52,13 +52,15 @@ final class ConnectionHarness: Sendable {
         return harness
     }
 
-    /// Sends bytes as one read.
+    /// Sends bytes as one read, then asks for the next read as a socket channel with auto-read does (the
+    /// server's handlers decide whether that request reaches the socket).
     func send(_ text: String) async throws {
-        try await channel.writeInbound(ByteBuffer(string: text))
+        try await send(bytes: Array(text.utf8))
     }
 
     func send(bytes: [UInt8]) async throws {
         try await channel.writeInbound(ByteBuffer(bytes: bytes))
+        channel.pipeline.read()
     }
 
     var text: String { written.value.text }
