@@ -53,7 +53,14 @@ final class RegistryFollower: Service, Sendable {
     let proxyPrefix: String
     let resyncInterval: Duration
     let logger: Logger
-    private let view: Mutex<RegistryView>
+    /// The view and, per prefix, the index its last full read reflects: a watch event at or below it is already
+    /// in the view (a periodic re-read overtook the watch), and applying it again could undo a newer state.
+    private struct State {
+        var view: RegistryView
+        var readAt: [String: UInt64] = [:]
+    }
+
+    private let view: Mutex<State>
     private let tcpDoorbell: AsyncStream<Void>
     private let tcpChanged: AsyncStream<Void>.Continuation
 
@@ -66,7 +73,7 @@ final class RegistryFollower: Service, Sendable {
         self.proxyPrefix = proxyPrefix
         self.resyncInterval = resyncInterval
         self.logger = logger
-        self.view = Mutex(RegistryView(servicesPrefix: servicesPrefix, proxyPrefix: proxyPrefix))
+        self.view = Mutex(State(view: RegistryView(servicesPrefix: servicesPrefix, proxyPrefix: proxyPrefix)))
         (tcpDoorbell, tcpChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -85,7 +92,7 @@ final class RegistryFollower: Service, Sendable {
     /// TCP listeners bind and close asynchronously; one task does it, always for the newest view.
     private func reconcileListeners() async {
         for await _ in tcpDoorbell {
-            await tcp.reconcile(view.withLock { $0.tcpListeners })
+            await tcp.reconcile(view.withLock { $0.view.tcpListeners })
         }
     }
 
@@ -129,7 +136,10 @@ final class RegistryFollower: Service, Sendable {
             entries = []
             index = error.index
         }
-        let change = view.withLock { $0.replace(under: prefix, with: entries) }
+        let change = view.withLock { state in
+            state.readAt[prefix] = index
+            return state.view.replace(under: prefix, with: entries)
+        }
         publish(change)
         status.synced(index: index)
         return index
@@ -139,13 +149,16 @@ final class RegistryFollower: Service, Sendable {
         for try await event in keys.watch(prefix, recursive: true, after: index) {
             switch event {
             case .event(let response):
-                apply(response)
+                apply(response, under: prefix)
                 status.synced(index: response.index)
             case .resync(let response):
                 status.resynced()
                 logger.notice("watch fell behind the keys API's event history; re-read", metadata: ["prefix": "\(prefix)"])
                 let entries = response.node.map(Self.leaves) ?? []
-                let change = view.withLock { $0.replace(under: prefix, with: entries) }
+                let change = view.withLock { state in
+                    state.readAt[prefix] = response.etcdIndex
+                    return state.view.replace(under: prefix, with: entries)
+                }
                 publish(change)
                 status.synced(index: response.etcdIndex)
             }
@@ -161,16 +174,14 @@ final class RegistryFollower: Service, Sendable {
         }
     }
 
-    private func apply(_ response: KeysResponse) {
-        guard let node = response.node, let key = node.key else { return }
-        let change: RegistryChange
-        if response.action.removesNode {
-            let reason: RemovalReason = response.action == .expire ? .expired : .deleted
-            change = view.withLock { $0.remove(key: key, reason: reason) }
-        } else if node.dir {
-            return
-        } else {
-            change = view.withLock { $0.set(key: key, value: node.value ?? "") }
+    private func apply(_ response: KeysResponse, under prefix: String) {
+        guard let node = response.node, let key = node.key, !(node.dir && !response.action.removesNode) else { return }
+        let change = view.withLock { state -> RegistryChange in
+            guard response.index > state.readAt[prefix, default: 0] else { return RegistryChange() }
+            if response.action.removesNode {
+                return state.view.remove(key: key, reason: response.action == .expire ? .expired : .deleted)
+            }
+            return state.view.set(key: key, value: node.value ?? "")
         }
         publish(change)
     }
@@ -178,16 +189,16 @@ final class RegistryFollower: Service, Sendable {
     /// Rebuilds the routing table under the view's lock, so two watches can never publish out of order.
     private func publish(_ change: RegistryChange) {
         guard !change.isEmpty else { return }
-        view.withLock { view in
-            for (key, error) in view.invalid {
+        view.withLock { current in
+            for (key, error) in current.view.invalid {
                 logger.debug("ignoring invalid key", metadata: ["key": "\(key)", "error": "\(error)"])
             }
-            state.rebuild(from: view, removals: change.removedInstances)
+            state.rebuild(from: current.view, removals: change.removedInstances)
         }
         if change.tcpChanged { tcpChanged.yield() }
     }
 
-    var currentView: RegistryView { view.withLock { $0 } }
+    var currentView: RegistryView { view.withLock { $0.view } }
 
     static func leaves(_ node: KeysNode) -> [(key: String, value: String)] {
         if !node.dir {
