@@ -166,7 +166,7 @@ run_wrk() {
 # run_h2load name url -> sets RPS, P99, MEAN, MAX, NOTE; raw output in $OUT_DIR/h2load-<name>.txt
 # h2load prints only min/max/mean/sd, so p99 is computed from its --log-file (per-request durations).
 run_h2load() {
-    local name="$1" url="$2" out="$OUT_DIR/h2load-$1.txt" reqlog="$WORK/h2load-$1.log" n idx ok failed
+    local name="$1" url="$2" out="$OUT_DIR/h2load-$1.txt" reqlog="$WORK/h2load-$1.log" ok failed
     if (( WARMUP > 0 )); then
         "${client_prefix[@]}" h2load -t"$H2_THREADS" -c"$H2_CLIENTS" -m"$H2_STREAMS" -D"$WARMUP" "$url" >/dev/null
     fi
@@ -174,19 +174,7 @@ run_h2load() {
     measure_begin "$name"
     "${client_prefix[@]}" h2load -t"$H2_THREADS" -c"$H2_CLIENTS" -m"$H2_STREAMS" -D"$DURATION" --log-file="$reqlog" "$url" >"$out"
     measure_end "$name"
-    RPS="$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { printf "%.0f", $i; exit } }' "$out")"
-    # "time for request:  min  max  mean  sd  +/-sd" (values carry units: us, ms, s)
-    MEAN="$(to_ms "$(awk '/^time for request:/ { print $6 }' "$out")")"
-    MAX="$(to_ms "$(awk '/^time for request:/ { print $5 }' "$out")")"
-    ok="$(awk -F'\t' '$2 >= 200 && $2 < 300' "$reqlog" | wc -l)"
-    failed="$(awk -F'\t' '$2 < 200 || $2 >= 300' "$reqlog" | wc -l)"
-    n="$ok"
-    if (( n > 0 )); then
-        idx=$(( (n * 99 + 99) / 100 ))
-        P99="$(awk -F'\t' '$2 >= 200 && $2 < 300 { print $3 }' "$reqlog" | sort -n | sed -n "${idx}p" | awk '{ printf "%.2f", $1 / 1000 }')"
-    else
-        P99="n/a"
-    fi
+    parse_h2load "$out" "$reqlog"
     NOTE="h2load: $(awk '/^requests:/ { sub(/^requests: /, ""); print }' "$out"); per-request log: $ok 2xx, $failed other"
     [[ -n "$RPS" ]] || die "could not parse $out"
     rm -f "$reqlog"

@@ -163,3 +163,22 @@ default_http_load() {
     WARMUP="${WARMUP:-2}"
     WARMUP="${WARMUP%s}"
 }
+
+# Reads an h2load run: OUT is its stdout, REQLOG its --log-file. Sets RPS, MEAN, MAX (ms), P99 (ms, over 2xx
+# answers, "n/a" without any), and ok / failed (per-request 2xx / other counts).
+parse_h2load() {
+    local out="$1" reqlog="$2" n idx
+    RPS="$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { printf "%.0f", $i; exit } }' "$out")"
+    # "time for request:  min  max  mean  sd  +/-sd" (values carry units: us, ms, s)
+    MEAN="$(to_ms "$(awk '/^time for request:/ { print $6 }' "$out")")"
+    MAX="$(to_ms "$(awk '/^time for request:/ { print $5 }' "$out")")"
+    ok="$(awk -F'\t' '$2 >= 200 && $2 < 300' "$reqlog" | wc -l)"
+    failed="$(awk -F'\t' '$2 < 200 || $2 >= 300' "$reqlog" | wc -l)"
+    n="$ok"
+    if (( n > 0 )); then
+        idx=$(( (n * 99 + 99) / 100 ))
+        P99="$(awk -F'\t' '$2 >= 200 && $2 < 300 { print $3 }' "$reqlog" | sort -n | sed -n "${idx}p" | awk '{ printf "%.2f", $1 / 1000 }')"
+    else
+        P99="n/a"
+    fi
+}

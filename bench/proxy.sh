@@ -326,7 +326,7 @@ run_wrk() {
 
 # run_h2load target url -> RPS, P99 (from h2load --log-file), MEAN, MAX, CPU..., ERRORS; raw: h2load-<target>.txt
 run_h2load() {
-    local target="$1" url="$2" out="$OUT_DIR/h2load-$1.txt" reqlog="$WORK/h2load-$1.log" n idx ok failed
+    local target="$1" url="$2" out="$OUT_DIR/h2load-$1.txt" reqlog="$WORK/h2load-$1.log" ok failed
     if (( WARMUP > 0 )); then h2load_cmd "$url" "$WARMUP" >/dev/null || die "h2load warm-up against $target failed"; fi
     log "h2load -t$H2_THREADS -c$H2_CLIENTS -m$H2_STREAMS -D$DURATION $url  ($target)"
     split_begin "$target"
@@ -334,18 +334,7 @@ run_h2load() {
     h2load_cmd "$url" "$DURATION" --log-file="$reqlog" >"$out" || die "h2load against $target failed (exit $?); $out"
     measure_end "$target"
     split_end "$target"
-    RPS="$(awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^req\/s/) { printf "%.0f", $i; exit } }' "$out")"
-    MEAN="$(to_ms "$(awk '/^time for request:/ { print $6 }' "$out")")"
-    MAX="$(to_ms "$(awk '/^time for request:/ { print $5 }' "$out")")"
-    ok="$(awk -F'\t' '$2 >= 200 && $2 < 300' "$reqlog" | wc -l)"
-    failed="$(awk -F'\t' '$2 < 200 || $2 >= 300' "$reqlog" | wc -l)"
-    n="$ok"
-    if (( n > 0 )); then
-        idx=$(( (n * 99 + 99) / 100 ))
-        P99="$(awk -F'\t' '$2 >= 200 && $2 < 300 { print $3 }' "$reqlog" | sort -n | sed -n "${idx}p" | awk '{ printf "%.2f", $1 / 1000 }')"
-    else
-        P99="n/a"
-    fi
+    parse_h2load "$out" "$reqlog"
     # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
     ERRORS="$(awk '/^requests:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^(failed|errored|timeout)/) s += $i; print s + 0 }' "$out")"
     ERRORS=$(( ERRORS + failed ))

@@ -60,12 +60,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Ups
         /// A pooled connection the upstream had already closed was retried on a fresh one (once per request).
         var retriedStaleConnection = false
         /// The upstream head says how the body ends (length or chunked); a body part for a request whose head
-        /// does not would reach the upstream unframed, as the start of another request.
-        var bodyIsFramed: Bool { upstreamHead.headers.contains(name: "content-length") || upstreamHead.headers.contains(name: "transfer-encoding") }
+        /// does not would reach the upstream unframed, as the start of another request. Decided once, with the
+        /// head, not per body part.
+        let bodyIsFramed: Bool
 
         init(head: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: RouteRuntime, isIdempotent: Bool, isUpgrade: Bool, start: NIODeadline) {
             self.head = head
             self.upstreamHead = upstreamHead
+            self.bodyIsFramed = upstreamHead.headers.contains(name: "content-length") || upstreamHead.headers.contains(name: "transfer-encoding")
             self.route = route
             self.isIdempotent = isIdempotent
             self.isUpgrade = isUpgrade

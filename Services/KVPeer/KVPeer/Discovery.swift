@@ -8,19 +8,11 @@ import Logging
 /// of them (by creation index) as its initial cluster. A member that arrives when the cluster is full is
 /// refused with etcd's message, and becomes a proxy when `--discovery-fallback proxy` says so.
 struct Discovery: Sendable {
-    enum Outcome: Equatable, Sendable {
+    enum Outcome: Sendable {
         /// This member is one of the first `size`: the initial cluster, `name=peerURL` per entry, in order.
         case member(initialCluster: [(name: String, peerURL: String)])
         /// The first `size` registrations are others': their peer URLs, for proxy mode.
         case full(peerURLs: [String])
-
-        static func == (lhs: Outcome, rhs: Outcome) -> Bool {
-            switch (lhs, rhs) {
-            case (.member(let a), .member(let b)): a.map { "\($0.name)=\($0.peerURL)" } == b.map { "\($0.name)=\($0.peerURL)" }
-            case (.full(let a), .full(let b)): a == b
-            default: false
-            }
-        }
     }
 
     /// etcd's messages, which operators search for.
@@ -86,7 +78,7 @@ struct Discovery: Sendable {
     /// nil while fewer than `size` members registered (and this one is among them or not yet registered).
     private func check(size: Int, registered: Bool) async throws -> Outcome? {
         let nodes = (try await keys.get(directory, recursive: false, sorted: true).node?.nodes ?? [])
-            .filter { !$0.dir && $0.key?.hasSuffix("/_config") == false }
+            .filter { !$0.dir }  // `_config` is a directory
             .sorted { $0.createdIndex < $1.createdIndex }
         let selfKey = directory + "/" + memberID
         let first = Array(nodes.prefix(size))
