@@ -97,8 +97,9 @@ let package = Package(
         .target(
             name: "KVPeer",
             dependencies: [
-                "KeysStore", "KVStorage", "HTTPServer", "ServiceKit", "GoJSON", "KeysClient",
+                "KeysStore", "KVStorage", "RaftCore", "HTTPServer", "ServiceKit", "GoJSON", "KeysClient",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

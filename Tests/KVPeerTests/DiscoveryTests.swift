@@ -32,6 +32,42 @@ struct DiscoveryTests {
         }
     }
 
+    @Test("three members that share a size-3 token find each other and form one replicated cluster")
+    func threeMembersFormACluster() async throws {
+        try await EtcdCluster.with(size: 1) { service in
+            let token = service.clientURLs[0] + "/v2/keys/_etcd/registry/trio"
+            try await Self.put(token + "/_config/size", "3")
+            let peerPorts = try LoopbackPorts.reserve(count: 3)
+            // Each member only prints its ready line once all three registered, so they start together.
+            let started = Observed<[String: String]>([:])
+            let finished = Observed(false)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, port) in peerPorts.enumerated() {
+                    let arguments = Self.discoveryArguments(token, peerPort: port) + ["--listen-peer-urls", "http://127.0.0.1:\(port)"]
+                    group.addTask {
+                        try await KVPeerProcess.with(name: "d\(index)", arguments: arguments) { peer in
+                            let url = try peer.clientURL
+                            started.update { $0["d\(index)"] = url }
+                            try await finished.wait(for: "the test to finish", timeout: .seconds(90)) { $0 }
+                        }
+                    }
+                }
+                defer { finished.update { $0 = true } }
+                let urls = try await started.wait(for: "three members to start", timeout: .seconds(30)) { $0.count == 3 }
+                let members = try await Curl.run(["-s", urls["d0"]! + "/v2/members"])
+                for index in 0..<3 {
+                    #expect(members.stdout.contains(#""name":"d\#(index)""#), "\(members)")
+                }
+                #expect((try await etcdctl(urls["d1"]!, ["set", "/replicated", "yes"])).exitCode == 0)
+                try await eventually("the write to reach d2", timeout: .seconds(10)) {
+                    (try await Curl.run(["-s", urls["d2"]! + "/v2/keys/replicated"])).stdout.contains(#""value":"yes""#)
+                }
+                finished.update { $0 = true }
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a surplus member falls back to proxying to the discovered cluster")
     func fullClusterFallsBackToProxy() async throws {
         try await EtcdCluster.with(size: 1) { cluster in
@@ -64,17 +100,12 @@ struct DiscoveryTests {
             try await Self.put(base + "/full/_config/size", "1")
             try await Self.put(base + "/full/aa", "other=http://127.0.0.1:1")
             try await Self.put(base + "/bad/_config/size", "three")
-            try await Self.put(base + "/pair/_config/size", "2")
-            try await Self.put(base + "/pair/bb", "other=http://127.0.0.1:1")
             let peerPort = try LoopbackPorts.reserve(count: 1)[0]
             let cases: [(String, [String], String)] = [
                 (base + "/full", ["--discovery-fallback", "exit"], "discovery: cluster is full"),
                 (base + "/nosize", [], "discovery: size key not found"),
                 (base + "/bad", [], "discovery: size key is bad"),
                 (service.clientURLs[0] + "/not-a-keys-url", [], "discovery: invalid URL"),
-                // Until Raft is wired in, a member that discovery puts in a bigger cluster says so instead of
-                // pretending to be a one-member cluster.
-                (base + "/pair", [], "kv-peer cannot run a multi-member cluster yet"),
             ]
             for (url, extra, message) in cases {
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kv-discovery-\(UUID().uuidString)").path

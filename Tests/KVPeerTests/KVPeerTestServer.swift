@@ -296,11 +296,13 @@ func etcdError(_ code: Int, _ cause: String, index: UInt64) -> String {
 }
 
 /// Asserts the headers every successful keys response carries, with the given indexes.
-func expectKeysHeaders(_ reply: HTTPReply, etcdIndex: UInt64, sourceLocation: SourceLocation = #_sourceLocation) {
+/// `term`: a fresh single member elects itself in term 2 (the bootstrap entry is term 1); every restart holds
+/// one more election, as etcd's does.
+func expectKeysHeaders(_ reply: HTTPReply, etcdIndex: UInt64, term: UInt64 = 2, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(reply.header("Content-Type") == "application/json", sourceLocation: sourceLocation)
     #expect(reply.header("X-Etcd-Index") == String(etcdIndex), "\(reply)", sourceLocation: sourceLocation)
     #expect(reply.header("X-Raft-Index").flatMap { UInt64($0) } != nil, "\(reply)", sourceLocation: sourceLocation)
-    #expect(reply.header("X-Raft-Term") == "2", sourceLocation: sourceLocation)
+    #expect(reply.header("X-Raft-Term") == String(term), sourceLocation: sourceLocation)
     #expect(reply.header("X-Etcd-Cluster-Id")?.allSatisfy(\.isHexDigit) == true, "\(reply)", sourceLocation: sourceLocation)
     expectCORS(reply, sourceLocation: sourceLocation)
 }

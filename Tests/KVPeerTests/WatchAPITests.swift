@@ -202,7 +202,7 @@ import Testing
         try await withKVPeer(dataDirectory: directory, clock: clock) { peer in
             let a = try await peer.get("/v2/keys/a")
             #expect(a.body == #"{"action":"get","node":{"key":"/a","value":"3","modifiedIndex":3,"createdIndex":1}}"# + "\n")
-            expectKeysHeaders(a, etcdIndex: 4)
+            expectKeysHeaders(a, etcdIndex: 4, term: 3)
             #expect(try await peer.get("/v2/keys/dir/b").body.contains(#""value":"2","expiration":"2027-01-15T08:01:40.1234Z","ttl":100"#))
             #expect(try await peer.get("/v2/keys/queue/00000000000000000004").status == 200)
             let history = try await peer.get("/v2/keys/a?wait=true&waitIndex=1")

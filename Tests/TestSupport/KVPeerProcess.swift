@@ -26,6 +26,8 @@ public struct KVPeerProcess: Sendable {
         let base = [
             "--name", name, "--data-dir", "{dir}/\(name).etcd",
             "--listen-client-urls", "http://127.0.0.1:0", "--advertise-client-urls", "http://127.0.0.1:0",
+            // A member of its own still serves its peer URL; port 0 keeps parallel tests off etcd's 2380.
+            "--listen-peer-urls", "http://127.0.0.1:0",
         ]
         // Flags only: stray ETCD_* variables of the test environment must not configure the member.
         var environment: [String: String?] = [:]

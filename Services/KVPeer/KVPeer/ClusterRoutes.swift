@@ -11,45 +11,71 @@ public struct MemberIdentity: Sendable {
     public let id: UInt64
     public let clusterID: UInt64
     public let peerURLs: [String]
+    public let clusterToken: String
     /// Advertised client URLs; one given with port 0 takes the port its listener bound.
     let advertised: AdvertisedURLs
     public var clientURLs: [String] { advertised.urls }
 
-    /// IDs derive from the peer URLs and the cluster token, as etcd's do (etcd hashes with SHA-1; any stable
-    /// 64-bit hash serves, since clients only compare them).
+    /// A member of its own cluster (no `--initial-cluster` of others).
     public init(name: String, peerURLs: [String], clientURLs: [String], clusterToken: String) {
+        let id = ClusterMember.id(peerURLs: peerURLs, clusterToken: clusterToken)
+        self.init(name: name, id: id, clusterID: ClusterMember.clusterID(memberIDs: [id], clusterToken: clusterToken), peerURLs: peerURLs, clientURLs: clientURLs, clusterToken: clusterToken)
+    }
+
+    init(name: String, id: UInt64, clusterID: UInt64, peerURLs: [String], clientURLs: [String], clusterToken: String) {
         self.name = name
+        self.id = id
+        self.clusterID = clusterID
         self.peerURLs = peerURLs
+        self.clusterToken = clusterToken
         self.advertised = AdvertisedURLs(clientURLs)
-        id = Self.fnv1a(peerURLs.sorted().joined() + clusterToken)
-        clusterID = Self.fnv1a(String(id, radix: 16) + clusterToken)
+    }
+
+    /// IDs as etcd derives them: the member's from its peer URLs, the cluster's from the founding members (or,
+    /// when joining, whatever the running cluster reported).
+    init(options: KVPeerOptions) {
+        // A member added at runtime got its ID from the cluster (which mixes in the time it was added).
+        let joined = options.join?.members.first { !Set($0.peerURLs).isDisjoint(with: options.peerURLs) }
+        let id = joined?.id ?? ClusterMember.id(peerURLs: options.peerURLs, clusterToken: options.clusterToken)
+        let founders = options.initialCluster.isEmpty ? [id] : options.initialCluster.map { ClusterMember.id(peerURLs: $0.peerURLs, clusterToken: options.clusterToken) }
+        let clusterID = options.join?.clusterID ?? ClusterMember.clusterID(memberIDs: founders, clusterToken: options.clusterToken)
+        self.init(name: options.name, id: id, clusterID: clusterID, peerURLs: options.peerURLs, clientURLs: options.advertiseClientURLs, clusterToken: options.clusterToken)
     }
 
     public var hexID: String { String(id, radix: 16) }
     public var hexClusterID: String { String(clusterID, radix: 16) }
-
-    static func fnv1a(_ text: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
-    }
 }
 
 /// Client URLs as advertised, resolved once listeners bind (so `--advertise-client-urls http://127.0.0.1:0`
 /// shows the real port, which tests and `flotilla up` rely on).
 final class AdvertisedURLs: Sendable {
-    private let state: Mutex<[String]>
+    private let state: Mutex<(urls: [String], bound: Int, waiters: [(Int, CheckedContinuation<Void, Never>)])>
 
-    init(_ urls: [String]) { state = Mutex(urls) }
+    init(_ urls: [String]) { state = Mutex((urls, 0, [])) }
 
-    var urls: [String] { state.withLock { $0 } }
+    var urls: [String] { state.withLock { $0.urls } }
 
     func bound(host: String, port: Int) {
-        state.withLock { urls in
-            urls = urls.map { $0 == "http://\(host):0" ? "http://\(host):\(port)" : $0 == "https://\(host):0" ? "https://\(host):\(port)" : $0 }
+        let ready = state.withLock { state in
+            state.urls = state.urls.map { $0 == "http://\(host):0" ? "http://\(host):\(port)" : $0 == "https://\(host):0" ? "https://\(host):\(port)" : $0 }
+            state.bound += 1
+            let count = state.bound
+            let ready = state.waiters.filter { $0.0 <= count }.map(\.1)
+            state.waiters.removeAll { $0.0 <= count }
+            return ready
+        }
+        for waiter in ready { waiter.resume() }
+    }
+
+    /// Returns once `listeners` listeners have bound.
+    func waitUntilBound(listeners: Int) async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if state.bound >= listeners { return true }
+                state.waiters.append((listeners, continuation))
+                return false
+            }
+            if done { continuation.resume() }
         }
     }
 }
@@ -70,7 +96,10 @@ struct ClusterRoutes: Sendable {
         router.get("/v2/members") { _, _ in
             EtcdResponses.json(extra: clusterHeader) { buffer in
                 buffer.writeStaticString("{\"members\":[")
-                writeMember(&buffer)
+                for (index, each) in members().enumerated() {
+                    if index > 0 { buffer.writeStaticString(",") }
+                    MemberJSON.write(each, to: &buffer)
+                }
                 buffer.writeStaticString("]}")
             }
         }
@@ -81,38 +110,60 @@ struct ClusterRoutes: Sendable {
         }
         router.get("/v2/members/leader") { request, _ in
             if request.path.hasSuffix("/") { return membersNotFound }
-            return EtcdResponses.json(extra: clusterHeader) { writeMember(&$0) }
+            guard let leaderID = service.leaderID, let leader = members().first(where: { $0.id == leaderID }) else {
+                return MembersAPI.error(.serviceUnavailable, "During election", clusterHeader)
+            }
+            return EtcdResponses.json(extra: clusterHeader) { MemberJSON.write(leader, to: &$0) }
         }
         router.get("/v2/members/**") { _, _ in membersNotFound }
+        router.get("/v2/members/:id") { _, _ in membersNotFound }
+        MembersAPI(service: service, clusterHeader: clusterHeader).register(in: &router)
         // etcd allows GET and HEAD here explicitly, so its 405 says `Allow: GET,HEAD`.
         let machines: RequestHandler = { _, _ in
-            Response(headerFields: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(string: member.clientURLs.joined(separator: ", ")))
+            Response(headerFields: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(string: members().flatMap(\.clientURLs).joined(separator: ", ")))
         }
         router.get("/v2/machines", handler: machines)
         router.on(.head, "/v2/machines", handler: machines)
         router.get("/v2/stats/self") { _, _ in
             let now = clock()
+            let leader = service.leaderID
+            let since = service.leaderSince ?? startTime
+            let counts = service.counters.withLock { $0 }
             return EtcdResponses.json(newline: false) { buffer in
                 buffer.writeStaticString("{\"name\":")
                 buffer.writeJSONString(member.name)
                 buffer.writeStaticString(",\"id\":")
                 buffer.writeJSONString(member.hexID)
-                buffer.writeStaticString(",\"state\":\"StateLeader\",\"startTime\":")
-                buffer.writeJSONString(startTime.rfc3339)
-                buffer.writeStaticString(",\"leaderInfo\":{\"leader\":")
-                buffer.writeJSONString(member.hexID)
-                buffer.writeStaticString(",\"uptime\":")
-                buffer.writeJSONString(GoDuration.string(nanoseconds: now.nanoseconds - startTime.nanoseconds))
+                buffer.writeStaticString(",\"state\":")
+                buffer.writeJSONString(leader == member.id ? "StateLeader" : "StateFollower")
                 buffer.writeStaticString(",\"startTime\":")
                 buffer.writeJSONString(startTime.rfc3339)
-                buffer.writeStaticString("},\"recvAppendRequestCnt\":0,\"sendAppendRequestCnt\":0}")
+                buffer.writeStaticString(",\"leaderInfo\":{\"leader\":")
+                buffer.writeJSONString(leader.map { String($0, radix: 16) } ?? "")
+                buffer.writeStaticString(",\"uptime\":")
+                buffer.writeJSONString(GoDuration.string(nanoseconds: now.nanoseconds - since.nanoseconds))
+                buffer.writeStaticString(",\"startTime\":")
+                buffer.writeJSONString(since.rfc3339)
+                buffer.writeString("},\"recvAppendRequestCnt\":\(counts.receivedAppends),\"sendAppendRequestCnt\":\(counts.sentAppends)}")
             }
         }
         router.get("/v2/stats/leader") { _, _ in
-            EtcdResponses.json(newline: false) { buffer in
+            guard service.isLeader else { return MembersAPI.error(.forbidden, "not current leader", [:]) }
+            let followers = service.transport.followerStats()
+            return EtcdResponses.json(newline: false) { buffer in
                 buffer.writeStaticString("{\"leader\":")
                 buffer.writeJSONString(member.hexID)
-                buffer.writeStaticString(",\"followers\":{}}")
+                buffer.writeStaticString(",\"followers\":{")
+                for (index, (id, stats)) in followers.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if index > 0 { buffer.writeStaticString(",") }
+                    buffer.writeJSONString(String(id, radix: 16))
+                    let minimum = stats.successes == 0 ? 0 : stats.minimumMilliseconds
+                    buffer.writeString(
+                        ":{\"latency\":{\"current\":\(stats.currentMilliseconds),\"average\":\(stats.averageMilliseconds),\"standardDeviation\":\(stats.standardDeviation),"
+                            + "\"minimum\":\(minimum),\"maximum\":\(stats.maximumMilliseconds)},\"counts\":{\"fail\":\(stats.failures),\"success\":\(stats.successes)}}"
+                    )
+                }
+                buffer.writeStaticString("}}")
             }
         }
         router.get("/v2/stats/store") { _, _ in
@@ -134,10 +185,19 @@ struct ClusterRoutes: Sendable {
         }
         router.get("/health") { _, _ in
             // etcd 3.4 checks health with a quorum GET of the root (one more successful get in the store stats)
-            // and writes the JSON without a Content-Type, so Go sniffs text/plain; no newline.
-            service.read { $0.countSuccessfulGet() }
-            return EtcdResponses.json(newline: false, contentType: "text/plain; charset=utf-8") {
-                $0.writeStaticString("{\"health\":\"true\"}")
+            // and writes the JSON without a Content-Type, so Go sniffs text/plain; no newline. Without a
+            // quorum the read times out and etcd answers 503 `{"health":"false"}`.
+            var healthy = service.leaderID != nil
+            if healthy {
+                do {
+                    try await service.linearizableRead(timeout: .seconds(1))
+                } catch {
+                    healthy = false
+                }
+            }
+            if healthy { service.read { $0.countSuccessfulGet() } }
+            return EtcdResponses.json(status: healthy ? .ok : .serviceUnavailable, newline: false, contentType: "text/plain; charset=utf-8") {
+                $0.writeString(healthy ? "{\"health\":\"true\"}" : "{\"health\":\"false\"}")
             }
         }
         router.get("/v2/auth/enable") { _, _ in
@@ -147,22 +207,14 @@ struct ClusterRoutes: Sendable {
         }
     }
 
-    private func writeMember(_ buffer: inout ByteBuffer) {
-        buffer.writeStaticString("{\"id\":")
-        buffer.writeJSONString(member.hexID)
-        buffer.writeStaticString(",\"name\":")
-        buffer.writeJSONString(member.name)
-        buffer.writeStaticString(",\"peerURLs\":[")
-        writeList(member.peerURLs, &buffer)
-        buffer.writeStaticString("],\"clientURLs\":[")
-        writeList(member.clientURLs, &buffer)
-        buffer.writeStaticString("]}")
-    }
-
-    private func writeList(_ items: [String], _ buffer: inout ByteBuffer) {
-        for (index, item) in items.enumerated() {
-            if index > 0 { buffer.writeStaticString(",") }
-            buffer.writeJSONString(item)
+    /// The committed members, with this member's own client URLs as bound (before its publication is applied).
+    private func members() -> [ClusterMember] {
+        service.members.map { each in
+            guard each.id == member.id else { return each }
+            var own = each
+            own.name = member.name
+            own.clientURLs = member.clientURLs
+            return own
         }
     }
 }

@@ -1,8 +1,11 @@
 import Foundation
+import AsyncHTTPClient
 import HTTPServer
 import KeysClient
 import KeysStore
 import Logging
+import NIOCore
+import NIOHTTP1
 import Prometheus
 import ServiceKit
 import Synchronization
@@ -30,6 +33,33 @@ extension KVPeerOptions {
             clusterToken: configuration.initialClusterToken,
             snapshotCount: configuration.snapshotCount
         )
+        let peer = configuration.peerTLS
+        let peerServerTLS: TLSOptions? = peer.certFile.flatMap { cert in
+            peer.keyFile.map { key in
+                TLSOptions(certificateChainPath: cert, privateKeyPath: key, trustedCAPath: peer.trustedCAFiles.first, requireClientCertificate: peer.requiresClientCertificate)
+            }
+        }
+        peerListeners = configuration.listenPeerURLs.map { url in
+            Listener(host: url.host, port: url.port, tls: url.scheme.isSecure ? peerServerTLS : nil)
+        }
+        if !peer.isEmpty || configuration.initialAdvertisePeerURLs.contains(where: \.scheme.isSecure) {
+            peerClientTLS = PeerClientTLS(certificateChainPath: peer.certFile, privateKeyPath: peer.keyFile, trustedCAPath: peer.trustedCAFiles.first)
+        }
+        initialCluster = Self.grouped(configuration.initialCluster.map { ($0.name, $0.peerURL.description) })
+        heartbeatInterval = configuration.heartbeatInterval
+        electionTimeout = configuration.electionTimeout
+        unsafeNoFsync = configuration.unsafeNoFsync
+    }
+
+    /// `name=url` pairs grouped by name, in the order names first appear (a member may list several URLs).
+    static func grouped(_ pairs: [(String, String)]) -> [(name: String, peerURLs: [String])] {
+        var order: [String] = []
+        var urls: [String: [String]] = [:]
+        for (name, url) in pairs {
+            if urls[name] == nil { order.append(name) }
+            urls[name, default: []].append(url)
+        }
+        return order.map { ($0, urls[$0]!.sorted()) }
     }
 }
 
@@ -59,11 +89,12 @@ public enum KVPeerCommand {
         let (logger, registry) = Observability.bootstrap(label: "kv-peer", level: configuration.effectiveLogLevel.swiftLogLevel, format: .text)
         for warning in warnings { logger.warning("\(warning)") }
 
-        let options = KVPeerOptions(configuration: configuration)
+        var options = KVPeerOptions(configuration: configuration)
         var proxyPeers: [String]?
         if let url = configuration.discovery, configuration.proxy == .off {
             switch await bootstrap(discovery: url, configuration: configuration, options: options, logger: logger) {
-            case .success(.member): break
+            case .success(.member(let cluster)):
+                if let cluster { options.initialCluster = KVPeerOptions.grouped(cluster.map { ($0.name, $0.peerURL) }) }
             case .success(.full(let peers)): proxyPeers = peers
             case .failure(let message):
                 logger.critical("\(message)")
@@ -71,16 +102,31 @@ public enum KVPeerCommand {
                 return 1
             }
         }
-        let ready = ReadyTracker(listeners: options.clientListeners)
+        let isMember = configuration.proxy == .off && proxyPeers == nil
+        if isMember && configuration.initialClusterState == .existing && !FileManager.default.fileExists(atPath: options.dataDirectory + "/member/wal") {
+            switch await JoinLookup.cluster(options: options, logger: logger) {
+            case .success(let joined): options.join = joined
+            case .failure(let failure):
+                logger.critical("\(failure)")
+                StandardStreams.write("kv-peer: \(failure)\n", to: .error)
+                return 1
+            }
+        }
+        let ready = ReadyTracker(clients: options.clientListeners, peers: isMember ? options.peerListeners : [])
         do {
             let onListening: @Sendable (KVPeerOptions.Listener, Int) async -> Void = { listener, port in
-                let scheme = listener.tls == nil ? "http" : "https"
-                ready.bound(listener, url: "\(scheme)://\(listener.host):\(port)")
+                ready.bound(.client, listener, port: port)
             }
-            let services = configuration.proxy == .off && proxyPeers == nil
-                ? try KVPeerServer.services(options: options, logger: logger, registry: registry, onListening: onListening)
+            let onPeerListening: @Sendable (KVPeerOptions.Listener, Int) async -> Void = { listener, port in
+                ready.bound(.peer, listener, port: port)
+            }
+            let services = isMember
+                ? try KVPeerServer.services(options: options, logger: logger, registry: registry, onListening: onListening, onPeerListening: onPeerListening)
                 : ClusterProxyServer.services(configuration: configuration, options: options, logger: logger, peerURLs: proxyPeers, onListening: onListening)
             try await ServiceRunner.run(services: services, logger: logger)
+            return 0
+        } catch let removed as MemberRemoved {
+            logger.notice("\(removed)")
             return 0
         } catch {
             logger.critical("kv-peer stopped", metadata: ["error": "\(error)"])
@@ -91,7 +137,8 @@ public enum KVPeerCommand {
 
 extension KVPeerCommand {
     enum Bootstrap {
-        case member
+        /// This process is a member; the discovered founding members, or nil when bootstrapped before.
+        case member([(name: String, peerURL: String)]?)
         /// Discovery found the cluster full and `--discovery-fallback proxy` applies: proxy to these peers.
         case full([String])
     }
@@ -101,7 +148,7 @@ extension KVPeerCommand {
     static func bootstrap(discovery url: String, configuration: KVPeerConfiguration, options: KVPeerOptions, logger: Logger) async -> Result<Bootstrap, BootstrapFailure> {
         if FileManager.default.fileExists(atPath: options.dataDirectory + "/member/wal") {
             logger.notice("discovery token ignored: this member was bootstrapped before", metadata: ["data-dir": "\(options.dataDirectory)"])
-            return .success(.member)
+            return .success(.member(nil))
         }
         do {
             let (endpoint, directory) = try Discovery.parse(url)
@@ -111,15 +158,8 @@ extension KVPeerCommand {
             }
             switch outcome {
             case .member(let cluster):
-                let names = Set(cluster.map(\.name))
-                guard names.count == 1 else {
-                    return .failure(BootstrapFailure(
-                        "discovery formed a cluster of \(names.count) members (\(cluster.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ","))); "
-                            + "kv-peer cannot run a multi-member cluster yet: Raft replication is not wired into kv-peer"
-                    ))
-                }
-                logger.info("discovery: this member forms the cluster", metadata: ["initial-cluster": "\(cluster.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ","))"])
-                return .success(.member)
+                logger.info("discovery: the cluster is formed", metadata: ["initial-cluster": "\(cluster.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ","))"])
+                return .success(.member(cluster))
             case .full(let peers):
                 guard configuration.discoveryFallback == .proxy else { return .failure(BootstrapFailure("discovery failed: \(Discovery.Failure.fullCluster)")) }
                 logger.notice("discovery cluster full, falling back to proxy", metadata: ["peers": "\(peers.joined(separator: ","))"])
@@ -138,24 +178,27 @@ extension KVPeerCommand {
     }
 }
 
-/// Prints the one ready line once every client listener has bound, in the order they were configured:
-/// `listening client=… client=…`.
+/// Prints the one ready line once every listener has bound, clients first, in the order they were
+/// configured: `listening client=… client=… peer=…`.
 final class ReadyTracker: Sendable {
-    private let listeners: [KVPeerOptions.Listener]
+    enum Kind: String { case client, peer }
+
+    private let listeners: [(Kind, KVPeerOptions.Listener)]
     private let bound: Mutex<[Int: String]>
 
-    init(listeners: [KVPeerOptions.Listener]) {
-        self.listeners = listeners
+    init(clients: [KVPeerOptions.Listener], peers: [KVPeerOptions.Listener] = []) {
+        listeners = clients.map { (.client, $0) } + peers.map { (.peer, $0) }
         bound = Mutex([:])
     }
 
-    func bound(_ listener: KVPeerOptions.Listener, url: String) {
-        let complete: [String]? = bound.withLock { bound in
-            guard let slot = listeners.indices.first(where: { listeners[$0] == listener && bound[$0] == nil }) else { return nil }
+    func bound(_ kind: Kind, _ listener: KVPeerOptions.Listener, port: Int) {
+        let url = "\(listener.tls == nil ? "http" : "https")://\(listener.host):\(port)"
+        let complete: [(String, String)]? = bound.withLock { bound in
+            guard let slot = listeners.indices.first(where: { listeners[$0].0 == kind && listeners[$0].1 == listener && bound[$0] == nil }) else { return nil }
             bound[slot] = url
-            return bound.count == listeners.count ? listeners.indices.compactMap { bound[$0] } : nil
+            return bound.count == listeners.count ? listeners.indices.compactMap { index in bound[index].map { (listeners[index].0.rawValue, $0) } } : nil
         }
-        if let complete { ReadyLine.announce(complete.map { ("client", $0) }) }
+        if let complete { ReadyLine.announce(complete) }
     }
 }
 
@@ -168,5 +211,41 @@ extension KVPeerConfiguration.LogLevel {
         case "dpanic", "panic", "fatal": .critical
         default: .info
         }
+    }
+}
+
+/// `--initial-cluster-state existing`: a new member learns the cluster it was added to from the other members
+/// named in `--initial-cluster`, and finds itself in it by its peer URLs, as etcd's `GetClusterFromRemotePeers`.
+enum JoinLookup {
+    private struct Member: Decodable {
+        var id: String
+        var name: String
+        var peerURLs: [String]
+        var clientURLs: [String]
+    }
+
+    static func cluster(options: KVPeerOptions, logger: Logger) async -> Result<JoinedCluster, KVPeerCommand.BootstrapFailure> {
+        let others = options.initialCluster.filter { Set($0.peerURLs).isDisjoint(with: options.peerURLs) }.flatMap(\.peerURLs)
+        guard !others.isEmpty else {
+            return .failure(.init("--initial-cluster-state existing needs the other members' peer URLs in --initial-cluster"))
+        }
+        let client = HTTPClient.shared
+        for url in others {
+            do {
+                let response = try await client.execute(HTTPClientRequest(url: url + "/members"), timeout: .seconds(2))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                guard response.status == .ok, let clusterID = response.headers.first(name: "X-Etcd-Cluster-Id").flatMap({ UInt64($0, radix: 16) }) else { continue }
+                let members = try JSONDecoder().decode([Member].self, from: Data(body.readableBytesView)).compactMap { member in
+                    UInt64(member.id, radix: 16).map { ClusterMember(id: $0, name: member.name, peerURLs: member.peerURLs, clientURLs: member.clientURLs) }
+                }
+                guard members.contains(where: { !Set($0.peerURLs).isDisjoint(with: options.peerURLs) }) else {
+                    return .failure(.init("this member (peer URLs \(options.peerURLs.joined(separator: ","))) has not been added to the cluster at \(url); add it first with POST /v2/members"))
+                }
+                return .success(JoinedCluster(clusterID: clusterID, members: members))
+            } catch {
+                logger.warning("could not read the cluster's members", metadata: ["peer": "\(url)", "error": "\(error)"])
+            }
+        }
+        return .failure(.init("could not read the cluster's members from any peer in --initial-cluster (\(others.joined(separator: ",")))"))
     }
 }

@@ -28,6 +28,17 @@ public struct KVPeerOptions: Sendable {
     public var clusterToken: String
     public var snapshotCount: UInt64
     public var maxRequestBytes: Int
+    /// `--listen-peer-urls`; none for an in-process member of its own.
+    public var peerListeners: [Listener] = []
+    /// `--initial-cluster` grouped by name, in the order given; empty means this member alone.
+    public var initialCluster: [(name: String, peerURLs: [String])] = []
+    /// Set for `--initial-cluster-state existing`: what the running cluster reported about itself.
+    public var join: JoinedCluster?
+    public var heartbeatInterval: Duration = .milliseconds(100)
+    public var electionTimeout: Duration = .milliseconds(1000)
+    public var unsafeNoFsync = false
+    /// TLS towards other members (`--peer-cert-file` and friends), as a client.
+    public var peerClientTLS: PeerClientTLS?
 
     public init(
         name: String = "default", dataDirectory: String = "default.etcd",
@@ -46,10 +57,32 @@ public struct KVPeerOptions: Sendable {
     }
 }
 
+/// Holds client requests until the member has caught up with its own log and published itself.
+struct ReadinessMiddleware: Middleware {
+    let service: StoreService
+
+    func handle(_ request: Request, context: RequestContext, next: RequestHandler) async throws -> Response {
+        await service.waitUntilReady()
+        return try await next(request, context)
+    }
+}
+
+/// A running cluster as a joining member learns it from its peers' `/members`.
+public struct JoinedCluster: Sendable {
+    public var clusterID: UInt64
+    public var members: [ClusterMember]
+
+    public init(clusterID: UInt64, members: [ClusterMember]) {
+        self.clusterID = clusterID
+        self.members = members
+    }
+}
+
 public enum KVPeerServer {
     /// Builds the router every client listener serves.
     static func router(service: StoreService, member: MemberIdentity, options: KVPeerOptions, registry: PrometheusCollectorRegistry?, clock: @escaping @Sendable () -> Timestamp) -> Router {
         var router = Router()
+        router.use(ReadinessMiddleware(service: service))
         router.use(CORSMiddleware())
         router.use(GoServeMuxMiddleware())
         router.use(MetricsMiddleware())
@@ -82,19 +115,52 @@ public enum KVPeerServer {
         }
     }
 
-    /// The services of one member, in start order: the store (and its log) first, then the listeners.
+    /// The Raft settings and founding (or joining) members these options describe.
+    static func cluster(options: KVPeerOptions, member: MemberIdentity) -> ClusterConfiguration {
+        let founders = options.initialCluster.isEmpty
+            ? [ClusterMember(id: member.id, name: member.name, peerURLs: member.peerURLs)]
+            : options.initialCluster.map { entry in
+                ClusterMember(id: ClusterMember.id(peerURLs: entry.peerURLs, clusterToken: options.clusterToken), name: entry.name, peerURLs: entry.peerURLs)
+            }
+        let heartbeat = max(options.heartbeatInterval, .milliseconds(1))
+        return ClusterConfiguration(
+            memberID: member.id, clusterID: member.clusterID,
+            start: options.join.map { .join($0.members) } ?? .new(founders),
+            tick: heartbeat, electionTicks: max(2, Int(options.electionTimeout / heartbeat)),
+            clusterToken: options.clusterToken, unsafeNoFsync: options.unsafeNoFsync
+        )
+    }
+
+    /// The services of one member, in start order: the peer listeners (they must outlive the store, which may
+    /// still hand leadership over while stopping), the store and its Raft loop, then the client listeners.
     public static func services(
         options: KVPeerOptions, logger: Logger, registry: PrometheusCollectorRegistry?,
         clock: @escaping @Sendable () -> Timestamp = Timestamp.now,
-        onListening: @escaping @Sendable (_ listener: KVPeerOptions.Listener, _ port: Int) async -> Void
+        onListening: @escaping @Sendable (_ listener: KVPeerOptions.Listener, _ port: Int) async -> Void,
+        onPeerListening: @escaping @Sendable (_ listener: KVPeerOptions.Listener, _ port: Int) async -> Void = { _, _ in }
     ) throws -> [any Service] {
-        let service = try StoreService(dataDirectory: options.dataDirectory, snapshotCount: options.snapshotCount, logger: logger, clock: clock)
-        let member = MemberIdentity(name: options.name, peerURLs: options.peerURLs, clientURLs: options.advertiseClientURLs, clusterToken: options.clusterToken)
+        let member = MemberIdentity(options: options)
+        let service = try StoreService(
+            dataDirectory: options.dataDirectory, snapshotCount: options.snapshotCount, cluster: cluster(options: options, member: member),
+            peerTLS: try options.peerClientTLS?.configuration(), logger: logger, clock: clock
+        )
         let responder = router(service: service, member: member, options: options, registry: registry, clock: clock).buildResponder()
         let servers = clientServers(options: options, responder: responder, logger: logger) { listener, port in
             member.advertised.bound(host: listener.host, port: port)
             await onListening(listener, port)
         }
-        return [service] + servers
+        let peerResponder = PeerRoutes(service: service, clusterID: member.clusterID).router().buildResponder()
+        let peerServers: [any Service] = options.peerListeners.map { listener in
+            var limits = ServerConfiguration.Limits()
+            limits.maxBodyBytes = PeerRoutes.maxBodyBytes
+            return Server(
+                configuration: ServerConfiguration(host: listener.host, port: listener.port, tls: listener.tls, limits: limits),
+                responder: peerResponder, logger: logger
+            ) { address in
+                await onPeerListening(listener, address.port ?? listener.port)
+            }
+        }
+        let publisher = AttributePublisher(service: service, name: options.name, member: member, listeners: options.clientListeners.count)
+        return peerServers + [service, publisher] + servers
     }
 }

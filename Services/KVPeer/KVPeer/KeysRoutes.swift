@@ -48,15 +48,28 @@ struct KeysRoutes: Sendable {
         service.read { $0.countFailedGet() }
 
         switch keysRequest.operation {
-        case .read(let recursive, let sorted, _):
-            // Every acknowledged write is applied before it is acknowledged, so a local read is already
-            // linearizable on a single member; quorum reads take the same path.
+        case .read(let recursive, let sorted, let quorum):
+            // A default read is served from this member's store as applied so far (etcd's default); a quorum
+            // read first waits until this member has applied everything committed when it arrived.
+            if quorum {
+                do {
+                    try await service.linearizableRead()
+                } catch let error as StoreError {
+                    return error.response(base: base, allocator: context.allocator)
+                }
+            }
             let (result, raftIndex) = service.read { store in
                 (store.get(keysRequest.key, recursive: recursive, sorted: sorted, now: clock()), service.appliedIndex)
             }
             return respond(result, raftIndex: raftIndex, noValueOnSuccess: false, base: base, allocator: context.allocator)
         case .write(let command):
-            let applied = try await service.propose(command)
+            let applied: AppliedWrite
+            do {
+                applied = try await service.propose(command)
+            } catch let error as StoreError {
+                // No quorum, a lost leader, or a stopping member: etcd's 300 "Raft Internal Error".
+                return error.response(base: base, allocator: context.allocator)
+            }
             return respond(applied.result, raftIndex: applied.raftIndex, noValueOnSuccess: keysRequest.noValueOnSuccess, base: base, allocator: context.allocator)
         case .watch(let recursive, let stream, let sinceIndex):
             return watch(keysRequest.key, recursive: recursive, stream: stream, sinceIndex: sinceIndex, base: base, allocator: context.allocator)

@@ -58,7 +58,11 @@ struct LegacyV1Routes: Sendable {
     }
 
     private func write(_ command: StoreCommand, _ context: RequestContext) async throws -> Response {
-        respond(try await service.propose(command).result, context)
+        do {
+            return respond(try await service.propose(command).result, context)
+        } catch let error as StoreError {
+            return respond(.failure(error), context)
+        }
     }
 
     private func watch(_ request: Request, _ context: RequestContext) async throws -> Response {

@@ -1,7 +1,8 @@
 import KVStorage
 public import KeysStore
 public import Logging
-import NIOPosix
+import NIOSSL
+import RaftCore
 public import ServiceLifecycle
 import Synchronization
 
@@ -11,183 +12,212 @@ public struct AppliedWrite: Sendable {
     public let raftIndex: UInt64
 }
 
-/// The store and its log: every write is appended to the write-ahead log and fsynced, then applied, then
-/// acknowledged — the shape the Raft issue will replicate (persist → apply → answer).
+/// How this member takes part in a cluster, resolved from `--initial-cluster*` (or discovery) by the command.
+public struct ClusterConfiguration: Sendable {
+    public enum Start: Sendable {
+        /// Found a new cluster with these members (every founding member passes the same list).
+        case new([ClusterMember])
+        /// Join a running cluster that already lists this member (`--initial-cluster-state existing`); the
+        /// members are what its peers reported, used to reach them until the leader's snapshot arrives.
+        case join([ClusterMember])
+    }
+
+    public var memberID: UInt64
+    public var clusterID: UInt64
+    public var start: Start
+    /// `--heartbeat-interval`: one Raft tick.
+    public var tick: Duration
+    /// `--election-timeout` in ticks.
+    public var electionTicks: Int
+    public var clusterToken: String
+    /// `--unsafe-no-fsync`.
+    public var unsafeNoFsync: Bool
+
+    public init(memberID: UInt64, clusterID: UInt64, start: Start, tick: Duration = .milliseconds(100), electionTicks: Int = 10, clusterToken: String = "etcd-cluster", unsafeNoFsync: Bool = false) {
+        self.memberID = memberID
+        self.clusterID = clusterID
+        self.start = start
+        self.tick = tick
+        self.electionTicks = electionTicks
+        self.clusterToken = clusterToken
+        self.unsafeNoFsync = unsafeNoFsync
+    }
+
+    /// etcd's request timeout: 5 s plus two election timeouts.
+    var requestTimeout: Duration { .seconds(5) + tick * (2 * electionTicks) }
+}
+
+/// The replicated v2 store of one member: the Raft node and its log, the store they drive, and the clients
+/// waiting on both.
 ///
-/// Writers call `propose`; one loop (`run`) takes everything queued, writes it in one batch with one
-/// fdatasync (group commit), applies it in order and resumes the writers. Reads and watch registrations
-/// take the store lock directly.
+/// One task (`raftLoop`, in `StoreService+Raft.swift`) owns the Raft node and the write-ahead log. Writers,
+/// quorum readers and peers hand it work through `mailbox` and wait; the loop feeds the work to the node,
+/// persists what the node asks (one fdatasync per round — group commit), sends messages only after that,
+/// applies committed entries in order and answers the waiters. Plain reads and watches take the store lock.
 public final class StoreService: Service, Sendable {
-    private struct State: ~Copyable {
+    struct State: ~Copyable {
         var store: KeysStore
+        var members: ClusterMembers
         var watchers: [WatcherID: AsyncStream<StoreEvent>.Continuation] = [:]
-        var entriesSinceSnapshot: UInt64 = 0
     }
 
-    private struct Proposal {
-        let command: StoreCommand
-        let continuation: CheckedContinuation<AppliedWrite, any Error>?
-    }
+    let state: Mutex<State>
+    let mailbox = Mutex(Mailbox())
+    let wakeup: AsyncStream<Void>.Continuation
+    let wakeups: AsyncStream<Void>
+    let driver: RaftDriver
+    let transport: PeerTransport
+    let configuration: ClusterConfiguration
+    let snapshotCount: UInt64
+    let logger: Logger
+    let clock: @Sendable () -> Timestamp
+    let requestIDs: RequestIDGenerator
+    /// Written only by the loop while it holds the store lock, so a read under the lock is exact.
+    let applied = Atomic<UInt64>(0)
+    let currentTerm = Atomic<UInt64>(0)
+    /// Leader's ID, 0 when none is known.
+    let currentLeader = Atomic<UInt64>(0)
+    let startedAt: Timestamp
+    /// When the current leader was first seen (`leaderInfo` of `/v2/stats/self`).
+    let leaderChangedAt = Mutex<Timestamp?>(nil)
+    let counters = Mutex(RaftCounters())
+    /// Set once this member's own attribute publication was applied: everything committed before it is then
+    /// applied too, so the store is current enough to serve (etcd's `ReadyNotify`).
+    private let readiness = Mutex<(ready: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    /// Raft term reported in `X-Raft-Term`; a single member never holds an election after starting.
-    public let term: UInt64 = 2
-    private let state: Mutex<State>
-    private let queue = Mutex<(proposals: [Proposal], stopped: Bool)>(([], false))
-    private let wakeup: AsyncStream<Void>.Continuation
-    private let wakeups: AsyncStream<Void>
-    private let log: LogBox
-    private let snapshotCount: UInt64
-    private let logger: Logger
-    private let clock: @Sendable () -> Timestamp
-    /// Written only by the apply loop while it holds the store lock, so a read under the lock is exact and a
-    /// read without it is at worst one batch behind.
-    private let applied = Atomic<UInt64>(0)
-    private static let maxBatch = 4096
-
-    /// Opens (or creates) the data directory, restores the latest snapshot and replays the log after it.
-    public init(dataDirectory: String, snapshotCount: UInt64, logger: Logger, clock: @escaping @Sendable () -> Timestamp = Timestamp.now) throws {
-        let (wal, recovered) = try WriteAheadLog.open(directory: dataDirectory + "/member/wal")
+    /// Opens (or creates) the data directory and rebuilds the member from its snapshot and log. Committed
+    /// entries after the snapshot are applied again by the Raft node once the loop runs.
+    init(
+        dataDirectory: String, snapshotCount: UInt64, cluster: ClusterConfiguration, peerTLS: TLSConfiguration? = nil, logger: Logger,
+        clock: @escaping @Sendable () -> Timestamp = Timestamp.now
+    ) throws {
+        let (wal, stored) = try WriteAheadLog.open(directory: dataDirectory + "/member/wal")
+        let recovered: RaftCore.RecoveredState
+        var members = ClusterMembers()
         let store = KeysStore()
-        if let snapshot = recovered.snapshot {
-            try store.restore(from: snapshot.data)
+        do {
+            if stored.snapshot == nil && stored.entries.isEmpty && stored.hardState == KVStorage.HardState() {
+                switch cluster.start {
+                case .new(let founders):
+                    members = ClusterMembers(founders)
+                    let data = StateMachineSnapshot(members: members, store: store.snapshot()).encoded
+                    recovered = .bootstrap(voters: founders.map(\.id), data: data)
+                    // The founding configuration must survive a crash before the first entry is written.
+                    try wal.saveSnapshot(KVStorage.Snapshot(index: 1, term: 1, data: recovered.snapshot.encoded()))
+                    try wal.append([], hardState: KVStorage.HardState(term: 1, vote: 0, commit: 1), sync: true)
+                case .join:
+                    recovered = RaftCore.RecoveredState()
+                }
+            } else {
+                recovered = try Self.raftState(from: stored)
+                if !recovered.snapshot.data.isEmpty {
+                    let snapshot = try StateMachineSnapshot(decoding: recovered.snapshot.data)
+                    members = snapshot.members
+                    try store.restore(from: snapshot.store)
+                }
+            }
+        } catch {
+            wal.close()
+            throw error
         }
-        var applied = recovered.snapshot?.index ?? 0
-        let now = clock()
-        for entry in recovered.entries where entry.index > applied {
-            let command = try StoreCommand(decoding: entry.data)
-            _ = store.apply(command, now: now)
-            applied = entry.index
+        if let repaired = stored.repairedTail {
+            logger.warning("write-ahead log ended in a torn write; cut off", metadata: ["file": "\(repaired.file)", "offset": "\(repaired.offset)"])
         }
+        var raftConfig = RaftConfig(id: cluster.memberID, electionTicks: max(2, cluster.electionTicks), heartbeatTicks: 1, seed: UInt64.random(in: 0...UInt64.max))
+        raftConfig.maxInflight = 256
+        let node = try RawNode(config: raftConfig, recovered: recovered)
         logger.info(
-            "store recovered",
-            metadata: ["kvpeer.raft_index": "\(applied)", "kvpeer.etcd_index": "\(store.currentIndex)", "kvpeer.replayed": "\(recovered.entries.count)"]
+            "member recovered",
+            metadata: [
+                "kvpeer.member": "\(String(cluster.memberID, radix: 16))", "kvpeer.snapshot_index": "\(recovered.snapshot.metadata.index)",
+                "kvpeer.entries": "\(recovered.entries.count)", "kvpeer.commit": "\(recovered.hardState.commit)",
+                "kvpeer.voters": "\(recovered.snapshot.metadata.confState.voters.map { String($0, radix: 16) })",
+            ]
         )
-        self.state = Mutex(State(store: store, entriesSinceSnapshot: UInt64(recovered.entries.count)))
-        self.log = LogBox(wal: wal, lastIndex: applied)
+        self.driver = RaftDriver(node: node, wal: wal, snapshot: recovered.snapshot.metadata, electionTicks: raftConfig.electionTicks)
+        self.state = Mutex(State(store: store, members: members))
+        self.configuration = cluster
         self.snapshotCount = max(1, snapshotCount)
         self.logger = logger
         self.clock = clock
-        self.applied.store(applied, ordering: .relaxed)
+        self.startedAt = clock()
+        self.requestIDs = RequestIDGenerator(memberID: cluster.memberID, now: clock())
+        self.applied.store(recovered.snapshot.metadata.index, ordering: .relaxed)
+        self.currentTerm.store(recovered.hardState.term, ordering: .relaxed)
         (wakeups, wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.transport = PeerTransport(localID: cluster.memberID, clusterID: cluster.clusterID, tls: peerTLS, logger: logger)
+        var peers = members.members.values.filter { $0.id != cluster.memberID }
+        if case .join(let existing) = cluster.start, members.members.isEmpty {
+            peers = existing.filter { $0.id != cluster.memberID }
+        }
+        for peer in peers { transport.addPeer(id: peer.id, urls: peer.peerURLs) }
+        transport.feedback = { [weak self] feedback in self?.deliver(feedback) }
     }
 
-    // MARK: Writes
-
-    /// Appends `command` to the log and applies it; returns once it is durable and applied.
-    public func propose(_ command: StoreCommand) async throws -> AppliedWrite {
-        try await withCheckedThrowingContinuation { continuation in
-            let accepted = queue.withLock { queue in
-                guard !queue.stopped else { return false }
-                queue.proposals.append(Proposal(command: command, continuation: continuation))
-                return true
-            }
-            guard accepted else {
-                continuation.resume(throwing: StoreError(code: StoreError.raftInternal, cause: "etcdserver: server stopped", index: 0))
-                return
-            }
-            wakeup.yield()
-        }
+    /// A single-member cluster of its own, as an etcd started without clustering flags.
+    public convenience init(dataDirectory: String, snapshotCount: UInt64, member: MemberIdentity, logger: Logger, clock: @escaping @Sendable () -> Timestamp = Timestamp.now) throws {
+        let founder = ClusterMember(id: member.id, name: member.name, peerURLs: member.peerURLs)
+        try self.init(
+            dataDirectory: dataDirectory, snapshotCount: snapshotCount,
+            cluster: ClusterConfiguration(memberID: member.id, clusterID: member.clusterID, start: .new([founder]), clusterToken: member.clusterToken),
+            logger: logger, clock: clock
+        )
     }
 
-    public func run() async throws {
-        // Release the data directory's lock as soon as the member stops, not whenever the last reference to the
-        // log goes away: a member restarted on the same directory (in the same process, or right after) must
-        // find it free.
-        defer { log.wal.close() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.expiryTicker() }
-            group.addTask { try await self.applyLoop() }
-            try await group.next()
-            group.cancelAll()
-        }
+    private static func raftState(from stored: KVStorage.RecoveredState) throws -> RaftCore.RecoveredState {
+        let snapshot = try stored.snapshot.map { try RaftCore.Snapshot(decoding: $0.data) } ?? RaftCore.Snapshot()
+        let entries = try stored.entries.map { entry in try RaftDriver.raftEntry(entry) }
+        let hard = stored.hardState
+        return RaftCore.RecoveredState(
+            hardState: RaftCore.HardState(term: hard.term, vote: hard.vote == 0 ? nil : hard.vote, commit: hard.commit),
+            snapshot: snapshot, entries: entries
+        )
     }
 
-    private func applyLoop() async throws {
-        defer { failPending() }
-        for await _ in wakeups.cancelOnGracefulShutdown() {
-            while true {
-                let batch = queue.withLock { queue -> [Proposal] in
-                    let taken = Array(queue.proposals.prefix(Self.maxBatch))
-                    queue.proposals.removeFirst(taken.count)
-                    return taken
-                }
-                if batch.isEmpty { break }
-                try await commit(batch)
-            }
-        }
+    // MARK: Status
+
+    /// Raft term reported in `X-Raft-Term`.
+    public var term: UInt64 { currentTerm.load(ordering: .relaxed) }
+
+    /// The log index of the last applied entry (`X-Raft-Index`).
+    public var appliedIndex: UInt64 { applied.load(ordering: .relaxed) }
+
+    public var memberID: UInt64 { configuration.memberID }
+
+    public var leaderID: UInt64? {
+        let leader = currentLeader.load(ordering: .relaxed)
+        return leader == 0 ? nil : leader
     }
 
-    /// Persist, then apply, then answer: a write is acknowledged only once it is on disk.
-    private func commit(_ batch: [Proposal]) async throws {
-        let first = log.lastIndex + 1
-        let entries = batch.enumerated().map { offset, proposal in
-            WALEntry(term: term, index: first + UInt64(offset), data: proposal.command.encoded)
-        }
-        let log = self.log
-        let hardState = HardState(term: term, vote: 1, commit: first + UInt64(batch.count) - 1)
-        do {
-            try await NIOThreadPool.singleton.runIfActive {
-                try log.wal.append(entries, hardState: hardState, sync: true)
-            }
-        } catch {
-            // etcd's storage contract: a log that cannot be written is fatal; the supervisor restarts us.
-            logger.critical("write-ahead log append failed; stopping", metadata: ["error": "\(error)"])
-            for proposal in batch {
-                proposal.continuation?.resume(throwing: StoreError(code: StoreError.raftInternal, cause: "etcdserver: \(error)", index: 0))
-            }
-            throw error
-        }
-        log.lastIndex = first + UInt64(batch.count) - 1
+    public var isLeader: Bool { leaderID == memberID }
 
-        let now = clock()
-        let (answers, snapshot) = state.withLock { state -> ([AppliedWrite], (bytes: [UInt8], index: UInt64)?) in
-            var answers: [AppliedWrite] = []
-            answers.reserveCapacity(batch.count)
-            for (offset, proposal) in batch.enumerated() {
-                let raftIndex = first + UInt64(offset)
-                let (result, deliveries) = state.store.apply(proposal.command, now: now)
-                Self.deliver(deliveries, in: &state)
-                applied.store(raftIndex, ordering: .relaxed)
-                answers.append(AppliedWrite(result: result.map { $0.first ?? StoreEvent(action: .expire, node: NodeExtern(key: "/", modifiedIndex: 0, createdIndex: 0), etcdIndex: state.store.currentIndex) }, raftIndex: raftIndex))
-            }
-            state.entriesSinceSnapshot += UInt64(batch.count)
-            guard state.entriesSinceSnapshot >= snapshotCount else { return (answers, nil) }
-            state.entriesSinceSnapshot = 0
-            return (answers, (state.store.snapshot(), applied.load(ordering: .relaxed)))
+    var leaderSince: Timestamp? { leaderChangedAt.withLock { $0 } }
+
+    /// Committed membership, sorted by ID.
+    public var members: [ClusterMember] { state.withLock { $0.members.sorted } }
+
+    func isRemoved(_ id: UInt64) -> Bool { state.withLock { $0.members.removed.contains(id) } }
+
+    // MARK: Readiness
+
+    func markReady() {
+        let waiters = readiness.withLock { readiness in
+            readiness.ready = true
+            defer { readiness.waiters = [] }
+            return readiness.waiters
         }
-        for (proposal, answer) in zip(batch, answers) {
-            proposal.continuation?.resume(returning: answer)
-        }
-        if let snapshot {
-            let snapshotTerm = term
-            try await NIOThreadPool.singleton.runIfActive {
-                try log.wal.saveSnapshot(Snapshot(index: snapshot.index, term: snapshotTerm, data: snapshot.bytes))
-            }
-            logger.info("snapshot saved", metadata: ["kvpeer.raft_index": "\(snapshot.index)", "kvpeer.bytes": "\(snapshot.bytes.count)"])
-        }
+        for waiter in waiters { waiter.resume() }
     }
 
-    private func failPending() {
-        let pending = queue.withLock { queue in
-            queue.stopped = true
-            defer { queue.proposals = [] }
-            return queue.proposals
-        }
-        for proposal in pending {
-            proposal.continuation?.resume(throwing: StoreError(code: StoreError.raftInternal, cause: "etcdserver: server stopped", index: 0))
-        }
-    }
-
-    /// etcd's leader SYNC: every 500 ms, if a key is due, propose an expiry sweep through the log so the
-    /// expire events get indexes like any write.
-    private func expiryTicker() async throws {
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            try await Task.sleep(for: .milliseconds(500))
-            let now = clock()
-            let due = state.withLock { state in state.store.nextExpiration.map { $0 <= now } ?? false }
-            guard due else { continue }
-            queue.withLock { $0.proposals.append(Proposal(command: .expire(cutoff: now), continuation: nil)) }
-            wakeup.yield()
+    /// Returns once the member may serve clients; a member that cannot reach a quorum after a restart keeps
+    /// them waiting, as etcd does, rather than answer from a store that has not caught up with its own log.
+    public func waitUntilReady() async {
+        await withCheckedContinuation { continuation in
+            let ready = readiness.withLock { readiness in
+                if !readiness.ready { readiness.waiters.append(continuation) }
+                return readiness.ready
+            }
+            if ready { continuation.resume() }
         }
     }
 
@@ -195,12 +225,8 @@ public final class StoreService: Service, Sendable {
 
     /// Runs `body` with the store locked; keep it short.
     public func read<Result>(_ body: (KeysStore) throws -> Result) rethrows -> Result {
-        // The store never leaves the lock: `body` runs synchronously inside it.
         try state.withLock { state in try body(state.store) }
     }
-
-    /// The log index of the last applied entry (`X-Raft-Index`).
-    public var appliedIndex: UInt64 { applied.load(ordering: .relaxed) }
 
     public enum WatchStart: Sendable {
         /// The event was already in history; `etcdIndex` is the current index.
@@ -235,7 +261,7 @@ public final class StoreService: Service, Sendable {
         continuation?.finish()
     }
 
-    private static func deliver(_ deliveries: [WatchDelivery], in state: inout State) {
+    static func deliver(_ deliveries: [WatchDelivery], in state: inout State) {
         for delivery in deliveries {
             guard let continuation = state.watchers[delivery.watcher] else { continue }
             let overflowed: Bool
@@ -273,13 +299,22 @@ public final class WatchSubscription: Sendable {
     public func cancel() { service.removeWatcher(id) }
 }
 
-/// The log and its last index, touched only by the apply loop (and its thread-pool hops, which the loop awaits).
-private final class LogBox: @unchecked Sendable {
-    let wal: WriteAheadLog
-    var lastIndex: UInt64
+/// Unique IDs for this member's proposals, as etcd's idutil makes them: the member's low bits, then time,
+/// then a counter, so IDs from different members and incarnations do not collide.
+final class RequestIDGenerator: Sendable {
+    private let next: Atomic<UInt64>
 
-    init(wal: WriteAheadLog, lastIndex: UInt64) {
-        self.wal = wal
-        self.lastIndex = lastIndex
+    init(memberID: UInt64, now: Timestamp) {
+        let prefix = (memberID & 0xFFFF) << 48
+        let time = (UInt64(bitPattern: now.nanoseconds / 1_000_000) & 0xFF_FFFF_FFFF) << 8
+        next = Atomic(prefix | time)
     }
+
+    func make() -> UInt64 { next.add(1, ordering: .relaxed).newValue }
+}
+
+/// Counts `/v2/stats/self` reports.
+struct RaftCounters {
+    var receivedAppends: UInt64 = 0
+    var sentAppends: UInt64 = 0
 }

@@ -123,7 +123,9 @@ enum WALRecord: Equatable, Sendable {
 struct SegmentHeader: Equatable, Sendable {
     /// Position of the segment in the log: 0, 1, 2, … without gaps.
     var sequence: UInt64
-    /// `lastIndex + 1` when the segment was started (entries in it may overwrite lower indexes).
+    /// `lastIndex + 1` when the segment was started (entries in it may overwrite lower indexes), or
+    /// `snapshot.index + 1` for `installSnapshot`; recovery discards whatever earlier segments hold after
+    /// `firstIndex - 1` once a snapshot covers it.
     var firstIndex: UInt64
 }
 

@@ -46,6 +46,9 @@ import Darwin
 ///
 /// Recovery (`open`): load the latest snapshot, replay segments in order (an entry index at or below the
 /// last one replaces the suffix from there, so the last write wins), skip entries the snapshot covers.
+/// A segment's first index says where the log ended when it was started, so the replay begins at the last
+/// segment that starts at or below `snapshot.index + 1`: nothing written before it can be live, including a
+/// diverged suffix that `installSnapshot` discarded.
 /// A record that is short or fails its CRC is a torn write only when it is in the last segment and no
 /// intact record follows it; that tail is cut off (ftruncate + fsync). Anything else — a bad record in an
 /// older segment, damage followed by good data, a missing segment — is `StorageError.Kind.corruption`
@@ -118,7 +121,7 @@ public final class WriteAheadLog {
             } else {
                 try log.startSegment(SegmentHeader(sequence: recovery.nextSequence, firstIndex: log.lastIndex + 1))
             }
-            // Finish what a crash may have interrupted inside saveSnapshot.
+            // Finish what a crash may have interrupted inside saveSnapshot or installSnapshot.
             try log.releaseCoveredSegments()
             try log.pruneSnapshots()
         } catch {
@@ -180,24 +183,30 @@ public final class WriteAheadLog {
     /// segments it covers entirely and all but the latest two snapshot files. Later recoveries start from it.
     public func saveSnapshot(_ snapshot: Snapshot) throws(StorageError) {
         try checkUsable()
-        guard snapshot.index > snapshotIndex, snapshot.index < .max else {
-            throw .invalidArgument(directory, "snapshot at \(snapshot.index) is not newer than the one at \(snapshotIndex)")
-        }
-        guard snapshot.data.count <= WALRecord.maxDataBytes else {
-            throw .invalidArgument(directory, "snapshot has \(snapshot.data.count) bytes")
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(snapshot.data.count + 25)
-        WALRecord.snapshot(snapshot).encode(into: &bytes)
-        let name = FileName.snapshot(term: snapshot.term, index: snapshot.index)
-
+        let bytes = try encodeNewer(snapshot)
         try guarded { () throws(StorageError) in
-            try writeAtomically(bytes, to: name)
-            snapshots.append((snapshot.term, snapshot.index))
-            snapshotIndex = snapshot.index
-            lastIndex = max(lastIndex, snapshot.index)
-            try releaseCoveredSegments()
-            try pruneSnapshots()
+            try commitSnapshot(snapshot, bytes, lastIndex: max(lastIndex, snapshot.index))
+        }
+    }
+
+    /// Makes `snapshot` the whole durable state, as a Raft follower must when it installs a snapshot sent
+    /// by the leader: entries after `snapshot.index` (a diverged suffix) are discarded, `lastIndex` becomes
+    /// `snapshot.index` whether the log was longer or shorter, and the next append starts at
+    /// `snapshot.index + 1`. Covered segments and old snapshot files go as in `saveSnapshot`.
+    ///
+    /// A crash at any point leaves either the old state or the installed one, never a mix (see recovery):
+    /// the new segment first, then the snapshot, whose atomic rename is the moment the install happens.
+    public func installSnapshot(_ snapshot: Snapshot) throws(StorageError) {
+        try checkUsable()
+        let bytes = try encodeNewer(snapshot)
+        try guarded { () throws(StorageError) in
+            // The segment comes before the snapshot because a snapshot alone would let recovery replay the
+            // discarded entries after it. A segment alone is harmless: until a snapshot covers
+            // `firstIndex - 1`, recovery takes it for an install that never happened — it holds no entries,
+            // as appends resume only once this returns — and removes it, returning the old log.
+            // `cut` seals the old tail first, as before any new segment.
+            try cut(firstIndex: snapshot.index + 1)
+            try commitSnapshot(snapshot, bytes, lastIndex: snapshot.index)
         }
     }
 
@@ -234,11 +243,39 @@ public final class WriteAheadLog {
     }
 
     /// Seals the tail (it must be durable before a later segment exists, or recovery would find a
-    /// damaged segment that is not the last) and starts the next one.
-    private func cut() throws(StorageError) {
+    /// damaged segment that is not the last) and starts the next one. Recovery reads `firstIndex - 1` as
+    /// where the log ended when the segment started; only `installSnapshot` passes anything but the end.
+    private func cut(firstIndex: UInt64? = nil) throws(StorageError) {
         if unsynced { try syncTail() }
         let last = segments[segments.count - 1]
-        try startSegment(SegmentHeader(sequence: last.sequence + 1, firstIndex: lastIndex + 1))
+        try startSegment(SegmentHeader(sequence: last.sequence + 1, firstIndex: firstIndex ?? lastIndex + 1))
+    }
+
+    /// The snapshot record, once `snapshot` is known to be acceptable; throws before anything is written.
+    private func encodeNewer(_ snapshot: Snapshot) throws(StorageError) -> [UInt8] {
+        guard snapshot.index > snapshotIndex, snapshot.index < .max else {
+            throw .invalidArgument(directory, "snapshot at \(snapshot.index) is not newer than the one at \(snapshotIndex)")
+        }
+        guard snapshot.data.count <= WALRecord.maxDataBytes else {
+            throw .invalidArgument(directory, "snapshot has \(snapshot.data.count) bytes")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(snapshot.data.count + 25)
+        WALRecord.snapshot(snapshot).encode(into: &bytes)
+        return bytes
+    }
+
+    /// Makes the snapshot file durable, and only then lets go of what it covers: until the rename, recovery
+    /// still has everything it had before.
+    private func commitSnapshot(
+        _ snapshot: Snapshot, _ bytes: [UInt8], lastIndex newLastIndex: UInt64
+    ) throws(StorageError) {
+        try writeAtomically(bytes, to: FileName.snapshot(term: snapshot.term, index: snapshot.index))
+        snapshots.append((snapshot.term, snapshot.index))
+        snapshotIndex = snapshot.index
+        lastIndex = newLastIndex
+        try releaseCoveredSegments()
+        try pruneSnapshots()
     }
 
     /// Creates a segment holding its header and the current hard state under a temporary name, makes it
@@ -283,11 +320,15 @@ public final class WriteAheadLog {
         try FileIO.syncDirectory(directory)
     }
 
-    /// Deletes, oldest first, the segments whose every live entry is at or below the snapshot: a segment
-    /// ends where the next one starts (`next.firstIndex - 1` was the last index when it was sealed). The
-    /// directory is synced after each removal so a crash can only leave a prefix removed, never a gap.
+    /// Deletes, oldest first, the segments recovery no longer reads: those before the last segment that
+    /// starts at or below `snapshotIndex + 1`. When that segment was started the log ended at its
+    /// `firstIndex - 1` (the end at a cut, the snapshot index at an install), which the snapshot covers, so
+    /// every live entry before it is in the snapshot, and its header repeats the hard state. Looking past the
+    /// first segment that starts higher matters after an install over a longer log: older segments may start
+    /// beyond the snapshot and still be dead. The directory is synced after each removal so a crash can only
+    /// leave a prefix removed, never a gap; recovery then starts at the same segment.
     private func releaseCoveredSegments() throws(StorageError) {
-        while segments.count > 1, segments[1].firstIndex <= snapshotIndex + 1 {
+        for _ in 0..<Self.firstReplayedSegment(segments, snapshotIndex: snapshotIndex) {
             try FileIO.remove(path(FileName.segment(segments[0])))
             try FileIO.syncDirectory(directory)
             segments.removeFirst()
