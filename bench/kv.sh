@@ -11,7 +11,8 @@
 # answering: etcd 3.4 has no switch to turn that off; the run counts fdatasync/fsync calls per write to show it.
 # Everything is on 127.0.0.1; all servers are started here and stopped on exit.
 #
-# Usage: bench/kv.sh
+# Usage: bench/kv.sh              one member each (below)
+#        bench/kv.sh --cluster    three members each: see bench/kv/cluster.sh
 #
 # Environment overrides (defaults in brackets):
 #   DURATION      measured seconds per wrk run, "10" or "10s"                                  [10]
@@ -28,6 +29,8 @@
 #   DATA_ROOT     where both members' data directories go; must be a real disk, not tmpfs     [/var/tmp]
 #   OUT_DIR       where raw tool output goes                                  [bench/out/kv-<timestamp>]
 set -euo pipefail
+if [[ "${1:-}" == --cluster ]]; then exec "$(dirname "${BASH_SOURCE[0]}")/kv/cluster.sh"; fi
+[[ $# -eq 0 ]] || { echo "usage: bench/kv.sh [--cluster]" >&2; exit 2; }
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # stop_pid, free_port, wait_http_ok, to_ms, measure_begin/measure_end, ratio

@@ -45,15 +45,22 @@ struct DiscoveryTests {
                 for (index, port) in peerPorts.enumerated() {
                     let arguments = Self.discoveryArguments(token, peerPort: port) + ["--listen-peer-urls", "http://127.0.0.1:\(port)"]
                     group.addTask {
-                        try await KVPeerProcess.with(name: "d\(index)", arguments: arguments) { peer in
-                            let url = try peer.clientURL
-                            started.update { $0["d\(index)"] = url }
-                            try await finished.wait(for: "the test to finish", timeout: .seconds(90)) { $0 }
+                        do {
+                            try await KVPeerProcess.with(name: "d\(index)", arguments: arguments) { peer in
+                                let url = try peer.clientURL
+                                started.update { $0["d\(index)"] = url }
+                                try await finished.wait(for: "the test to finish", timeout: .seconds(120)) { $0 }
+                            }
+                        } catch {
+                            // Said at once: the other members would otherwise wait for this one until the timeout.
+                            started.update { $0["failed d\(index)"] = "\(error)" }
+                            throw error
                         }
                     }
                 }
                 defer { finished.update { $0 = true } }
-                let urls = try await started.wait(for: "three members to start", timeout: .seconds(30)) { $0.count == 3 }
+                let urls = try await started.wait(for: "three members to start", timeout: .seconds(60)) { $0.count == 3 }
+                try #require(!urls.keys.contains { $0.hasPrefix("failed") }, "\(urls)")
                 let members = try await Curl.run(["-s", urls["d0"]! + "/v2/members"])
                 for index in 0..<3 {
                     #expect(members.stdout.contains(#""name":"d\#(index)""#), "\(members)")

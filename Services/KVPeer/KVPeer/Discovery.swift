@@ -48,7 +48,7 @@ struct Discovery: Sendable {
     /// until the cluster's members are known.
     func run() async throws -> Outcome {
         let size = try await expectedSize()
-        if let early = try await check(size: size, registered: false) { return early }
+        if let early = try await check(size: size, registered: false).outcome { return early }
         let value = peerURLs.map { "\(name)=\($0)" }.joined(separator: ",")
         do {
             _ = try await keys.create(directory + "/" + memberID, value: value)
@@ -57,9 +57,11 @@ struct Discovery: Sendable {
             throw Failure.duplicateID
         }
         while true {
-            if let outcome = try await check(size: size, registered: true) { return outcome }
+            // Watch from the index of the very read that found the cluster incomplete: a registration right after
+            // it wakes the watch instead of falling between the read and the watch.
+            let (outcome, index) = try await check(size: size, registered: true)
+            if let outcome { return outcome }
             logger.info("waiting for the other members to register", metadata: ["size": "\(size)"])
-            let index = try await keys.get(directory).etcdIndex
             for try await _ in keys.watch(directory, recursive: true, after: index) { break }
         }
     }
@@ -76,8 +78,13 @@ struct Discovery: Sendable {
     }
 
     /// nil while fewer than `size` members registered (and this one is among them or not yet registered).
-    private func check(size: Int, registered: Bool) async throws -> Outcome? {
-        let nodes = (try await keys.get(directory, recursive: false, sorted: true).node?.nodes ?? [])
+    private func check(size: Int, registered: Bool) async throws -> (outcome: Outcome?, etcdIndex: UInt64) {
+        let listing = try await keys.get(directory, recursive: false, sorted: true)
+        return (try decide(listing.node?.nodes ?? [], size: size, registered: registered), listing.etcdIndex)
+    }
+
+    private func decide(_ listed: [KeysNode], size: Int, registered: Bool) throws -> Outcome? {
+        let nodes = listed
             .filter { !$0.dir }  // `_config` is a directory
             .sorted { $0.createdIndex < $1.createdIndex }
         let selfKey = directory + "/" + memberID
