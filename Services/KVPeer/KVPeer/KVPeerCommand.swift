@@ -217,8 +217,9 @@ extension KVPeerConfiguration.LogLevel {
 /// `--initial-cluster-state existing`: a new member learns the cluster it was added to from the other members
 /// named in `--initial-cluster`, and finds itself in it by its peer URLs, as etcd's `GetClusterFromRemotePeers`.
 enum JoinLookup {
+    /// etcd's peer `/members`: the ID is a JSON number.
     private struct Member: Decodable {
-        var id: String
+        var id: UInt64
         var name: String
         var peerURLs: [String]
         var clientURLs: [String]
@@ -235,8 +236,8 @@ enum JoinLookup {
                 let response = try await client.execute(HTTPClientRequest(url: url + "/members"), timeout: .seconds(2))
                 let body = try await response.body.collect(upTo: 1 << 20)
                 guard response.status == .ok, let clusterID = response.headers.first(name: "X-Etcd-Cluster-Id").flatMap({ UInt64($0, radix: 16) }) else { continue }
-                let members = try JSONDecoder().decode([Member].self, from: Data(body.readableBytesView)).compactMap { member in
-                    UInt64(member.id, radix: 16).map { ClusterMember(id: $0, name: member.name, peerURLs: member.peerURLs, clientURLs: member.clientURLs) }
+                let members = try JSONDecoder().decode([Member].self, from: Data(body.readableBytesView)).map { member in
+                    ClusterMember(id: member.id, name: member.name, peerURLs: member.peerURLs, clientURLs: member.clientURLs)
                 }
                 guard members.contains(where: { !Set($0.peerURLs).isDisjoint(with: options.peerURLs) }) else {
                     return .failure(.init("this member (peer URLs \(options.peerURLs.joined(separator: ","))) has not been added to the cluster at \(url); add it first with POST /v2/members"))

@@ -77,25 +77,32 @@ struct MembersAPI: Sendable {
         guard mediaType == "application/json" else {
             return .failure(Refusal(error(.unsupportedMediaType, "Bad Content-Type \(contentType), accept application/json", [:])))
         }
-        guard let body = try? await request.body.collect(upTo: 64 * 1024),
-            let decoded = try? JSONDecoder().decode(MemberRequest.self, from: Data(body.readableBytesView))
-        else {
-            return .failure(Refusal(error(.badRequest, "Invalid JSON", [:])))
+        let decoded: MemberRequest
+        do {
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            decoded = try JSONDecoder().decode(MemberRequest.self, from: Data(body.readableBytesView))
+        } catch {
+            return .failure(Refusal(Self.error(.badRequest, "invalid JSON body: \(error)", [:])))
         }
-        guard !decoded.peerURLs.isEmpty else { return .failure(Refusal(error(.badRequest, "Invalid JSON: no peer URLs", [:]))) }
+        guard !decoded.peerURLs.isEmpty else { return .failure(Refusal(error(.badRequest, "no valid URLs given", [:]))) }
+        // etcd's `types.NewURLs`: a scheme it knows, and a host:port with nothing after it.
         for url in decoded.peerURLs {
-            guard let parsed = URLComponents(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
-                parsed.host?.isEmpty == false, parsed.port != nil, parsed.path.isEmpty
-            else {
-                return .failure(Refusal(error(.badRequest, "Invalid JSON: URL address does not have the form \"host:port\": \(url)", [:])))
+            guard let parsed = URLComponents(string: url), let scheme = parsed.scheme, ["http", "https", "unix", "unixs"].contains(scheme) else {
+                return .failure(Refusal(error(.badRequest, "URL scheme must be http, https, unix, or unixs: \(url)", [:])))
+            }
+            guard parsed.host?.isEmpty == false, parsed.port != nil else {
+                return .failure(Refusal(error(.badRequest, "URL address does not have the form \"host:port\": \(url)", [:])))
+            }
+            guard parsed.path.isEmpty else {
+                return .failure(Refusal(error(.badRequest, "URL must not contain a path: \(url)", [:])))
             }
         }
         return .success(decoded.peerURLs.sorted())
     }
 
-    /// etcd's `httptypes.HTTPError`: `{"message":"…"}` as JSON.
+    /// etcd's `httptypes.HTTPError`: `{"message":"…"}` as JSON, written without a newline.
     static func error(_ status: HTTPResponse.Status, _ message: String, _ extra: HTTPFields) -> Response {
-        EtcdResponses.json(status: status, extra: extra) { buffer in
+        EtcdResponses.json(status: status, extra: extra, newline: false) { buffer in
             buffer.writeStaticString("{\"message\":")
             buffer.writeJSONString(message)
             buffer.writeStaticString("}")

@@ -36,9 +36,16 @@ struct PeerRoutes: Sendable {
         router.get("/members") { _, _ in
             EtcdResponses.json(extra: [.etcdClusterID: clusterHeader], newline: true) { buffer in
                 buffer.writeStaticString("[")
+                // etcd's peer handler marshals `membership.Member`: the ID as a number, in this field order.
                 for (index, member) in service.members.enumerated() {
                     if index > 0 { buffer.writeStaticString(",") }
-                    MemberJSON.write(member, to: &buffer)
+                    buffer.writeString("{\"id\":\(member.id),\"peerURLs\":[")
+                    MemberJSON.writeList(member.peerURLs, &buffer)
+                    buffer.writeStaticString("],\"name\":")
+                    buffer.writeJSONString(member.name)
+                    buffer.writeStaticString(",\"clientURLs\":[")
+                    MemberJSON.writeList(member.clientURLs, &buffer)
+                    buffer.writeStaticString("]}")
                 }
                 buffer.writeStaticString("]")
             }
@@ -66,7 +73,7 @@ enum MemberJSON {
         buffer.writeStaticString("]}")
     }
 
-    private static func writeList(_ items: [String], _ buffer: inout ByteBuffer) {
+    static func writeList(_ items: [String], _ buffer: inout ByteBuffer) {
         for (index, item) in items.enumerated() {
             if index > 0 { buffer.writeStaticString(",") }
             buffer.writeJSONString(item)

@@ -25,7 +25,7 @@ public enum MembershipError: Error, Equatable {
         switch self {
         case .notFound(let id): "No such member: \(String(id, radix: 16))"
         case .removed(let id): "Member permanently removed: \(String(id, radix: 16))"
-        case .peerURLExists: "etcdserver: peerURL exists"
+        case .peerURLExists: "membership: peerURL exists"
         case .unhealthy(let message): message
         }
     }
