@@ -49,6 +49,7 @@ extension KVPeerOptions {
         heartbeatInterval = configuration.heartbeatInterval
         electionTimeout = configuration.electionTimeout
         unsafeNoFsync = configuration.unsafeNoFsync
+        strictReconfigCheck = configuration.strictReconfigCheck
     }
 
     /// `name=url` pairs grouped by name, in the order names first appear (a member may list several URLs).

@@ -37,6 +37,7 @@ public struct KVPeerOptions: Sendable {
     public var heartbeatInterval: Duration = .milliseconds(100)
     public var electionTimeout: Duration = .milliseconds(1000)
     public var unsafeNoFsync = false
+    public var strictReconfigCheck = true
     /// TLS towards other members (`--peer-cert-file` and friends), as a client.
     public var peerClientTLS: PeerClientTLS?
 
@@ -123,12 +124,14 @@ public enum KVPeerServer {
                 ClusterMember(id: ClusterMember.id(peerURLs: entry.peerURLs, clusterToken: options.clusterToken), name: entry.name, peerURLs: entry.peerURLs)
             }
         let heartbeat = max(options.heartbeatInterval, .milliseconds(1))
-        return ClusterConfiguration(
+        var configuration = ClusterConfiguration(
             memberID: member.id, clusterID: member.clusterID,
             start: options.join.map { .join($0.members) } ?? .new(founders),
             tick: heartbeat, electionTicks: max(2, Int(options.electionTimeout / heartbeat)),
             clusterToken: options.clusterToken, unsafeNoFsync: options.unsafeNoFsync
         )
+        configuration.strictReconfigCheck = options.strictReconfigCheck
+        return configuration
     }
 
     /// The services of one member, in start order: the peer listeners (they must outlive the store, which may

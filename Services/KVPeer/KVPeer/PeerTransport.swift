@@ -86,6 +86,12 @@ final class PeerTransport: Sendable {
 
     func report(_ feedback: TransportFeedback) { self.feedback?(feedback) }
 
+    /// Peers reached within `interval` (etcd's `ActiveSince`, with its 5 s health interval).
+    func activePeers(within interval: Duration = .seconds(5)) -> Set<UInt64> {
+        let since = ContinuousClock.now - interval
+        return Set(followerStats().filter { ($0.value.lastSuccess ?? since) > since }.keys)
+    }
+
     /// Runs every sender until cancelled.
     func run() async {
         await withDiscardingTaskGroup { group in
@@ -119,6 +125,8 @@ struct PeerSendError: Error, CustomStringConvertible {
 struct FollowerStats: Sendable {
     var successes: UInt64 = 0
     var failures: UInt64 = 0
+    /// When a request to this peer last succeeded (`--strict-reconfig-check` counts recently reached peers).
+    var lastSuccess: ContinuousClock.Instant?
     var currentMilliseconds = 0.0
     var minimumMilliseconds = Double.greatestFiniteMagnitude
     var maximumMilliseconds = 0.0
@@ -227,7 +235,10 @@ final class PeerSender: Sendable {
             try await transport.post(body, to: url, timeout: timeout)
             let elapsed = ContinuousClock.now - started
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-            stats.withLock { $0.succeeded(milliseconds: milliseconds) }
+            stats.withLock { stats in
+                stats.succeeded(milliseconds: milliseconds)
+                stats.lastSuccess = .now
+            }
             return true
         } catch {
             stats.withLock { $0.failures += 1 }

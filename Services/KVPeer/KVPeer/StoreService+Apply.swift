@@ -11,13 +11,15 @@ public enum MembershipError: Error, Equatable {
     case removed(UInt64)
     case peerURLExists
     case unhealthy(String)
+    case notEnoughStarted
 
     var status: Int {
         switch self {
         case .notFound: 404
         case .removed: 410
         case .peerURLExists: 409
-        case .unhealthy: 412
+        // etcd answers both with a bare 500 (its WriteError for these errors).
+        case .unhealthy, .notEnoughStarted: 500
         }
     }
 
@@ -26,7 +28,7 @@ public enum MembershipError: Error, Equatable {
         case .notFound(let id): "No such member: \(String(id, radix: 16))"
         case .removed(let id): "Member permanently removed: \(String(id, radix: 16))"
         case .peerURLExists: "membership: peerURL exists"
-        case .unhealthy(let message): message
+        case .unhealthy, .notEnoughStarted: "Internal Server Error"
         }
     }
 }
@@ -164,6 +166,13 @@ extension StoreService {
     public func addMember(peerURLs: [String]) async throws -> ClusterMember {
         let current = members
         if current.contains(where: { !Set($0.peerURLs).isDisjoint(with: peerURLs) }) { throw MembershipError.peerURLExists }
+        if configuration.strictReconfigCheck {
+            // etcd's isReadyToAddVotingMember: a quorum of the grown cluster must have started (published its
+            // name) — except when a one-member cluster gets its second member, as when restoring from a backup.
+            let started = current.filter { !$0.name.isEmpty }.count
+            let grown = current.count + 1
+            if !(started == 1 && grown == 2) && started < grown / 2 + 1 { throw MembershipError.notEnoughStarted }
+        }
         let id = ClusterMember.id(peerURLs: peerURLs, clusterToken: configuration.clusterToken, addedAt: clock().nanoseconds)
         let member = ClusterMember(id: id, peerURLs: peerURLs)
         let requestID = requestIDs.make()
@@ -175,7 +184,14 @@ extension StoreService {
     /// `DELETE /v2/members/<id>`.
     public func removeMember(id: UInt64) async throws {
         if isRemoved(id) { throw MembershipError.removed(id) }
-        guard let member = members.first(where: { $0.id == id }) else { throw MembershipError.notFound(id) }
+        let current = members
+        guard let member = current.first(where: { $0.id == id }) else { throw MembershipError.notFound(id) }
+        if configuration.strictReconfigCheck, id == memberID || transport.activePeers().contains(id) {
+            // etcd's mayRemoveMember: removing a running member must leave a quorum of running members. A member
+            // that is down is safe to remove: it is not part of the active quorum anyway.
+            let active = 1 + transport.activePeers().intersection(current.map(\.id)).count
+            if active - 1 < 1 + (current.count - 1) / 2 { throw MembershipError.unhealthy("etcdserver: unhealthy cluster") }
+        }
         let requestID = requestIDs.make()
         let change = ConfChange(kind: .removeNode, nodeID: id, context: MembershipChangeContext(requestID: requestID, member: member).encoded)
         _ = try await submit(.confChange(requestID: requestID, change), id: requestID)

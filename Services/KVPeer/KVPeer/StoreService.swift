@@ -32,6 +32,8 @@ public struct ClusterConfiguration: Sendable {
     public var clusterToken: String
     /// `--unsafe-no-fsync`.
     public var unsafeNoFsync: Bool
+    /// `--strict-reconfig-check`: refuse membership changes that would leave too few running members.
+    public var strictReconfigCheck = true
 
     public init(memberID: UInt64, clusterID: UInt64, start: Start, tick: Duration = .milliseconds(100), electionTicks: Int = 10, clusterToken: String = "etcd-cluster", unsafeNoFsync: Bool = false) {
         self.memberID = memberID
