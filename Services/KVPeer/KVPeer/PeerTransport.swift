@@ -191,19 +191,40 @@ final class PeerSender: Sendable {
         wakeup.finish()
     }
 
+    /// An idle peer still gets an empty request this often, so every member knows which peers are up (etcd
+    /// keeps stream connections to all peers for the same reason; `--strict-reconfig-check` relies on it), and
+    /// the connection stays warm.
+    static let probeInterval: Duration = .seconds(1)
+
     func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.probeInterval)
+                    self.wakeup.yield()
+                }
+            }
+            await deliverQueued()
+            group.cancelAll()
+        }
+    }
+
+    private func deliverQueued() async {
         var failedBefore = false
+        var lastAttempt = ContinuousClock.now
         for await _ in wakeups {
             while true {
                 let (batch, urls) = state.withLock { state -> ([Message], [String]) in
                     defer { state.messages = [] }
                     return (state.messages, state.urls)
                 }
-                if batch.isEmpty { break }
+                let probeDue = ContinuousClock.now - lastAttempt >= Self.probeInterval
+                if batch.isEmpty && !probeDue { break }
                 guard let url = urls.first else { break }
+                lastAttempt = .now
                 let ordinary = batch.filter { $0.kind != .snapshot }
                 var delivered = true
-                if !ordinary.isEmpty {
+                if !ordinary.isEmpty || batch.isEmpty {
                     delivered = await deliver(ordinary, to: url, timeout: .seconds(5))
                 }
                 for snapshot in batch where snapshot.kind == .snapshot {
@@ -223,6 +244,7 @@ final class PeerSender: Sendable {
                     failedBefore = false
                     transport.logger(for: peer).notice("peer reachable again", metadata: ["kvpeer.peer_url": "\(url)"])
                 }
+                if batch.isEmpty { break }
             }
         }
     }
