@@ -86,10 +86,11 @@ final class PeerTransport: Sendable {
 
     func report(_ feedback: TransportFeedback) { self.feedback?(feedback) }
 
-    /// Peers reached within `interval` (etcd's `ActiveSince`, with its 5 s health interval).
-    func activePeers(within interval: Duration = .seconds(5)) -> Set<UInt64> {
+    /// Peers reachable without interruption for at least `interval` (etcd's `ActiveSince` against its 5 s
+    /// health interval, which `--strict-reconfig-check` uses).
+    func peersConnectedForHealthInterval(_ interval: Duration = .seconds(5)) -> Set<UInt64> {
         let since = ContinuousClock.now - interval
-        return Set(followerStats().filter { ($0.value.lastSuccess ?? since) > since }.keys)
+        return Set(followerStats().filter { stats in stats.value.connectedSince.map { $0 <= since } ?? false }.keys)
     }
 
     /// Runs every sender until cancelled.
@@ -125,8 +126,8 @@ struct PeerSendError: Error, CustomStringConvertible {
 struct FollowerStats: Sendable {
     var successes: UInt64 = 0
     var failures: UInt64 = 0
-    /// When a request to this peer last succeeded (`--strict-reconfig-check` counts recently reached peers).
-    var lastSuccess: ContinuousClock.Instant?
+    /// Start of the current run of successful requests; nil after a failure.
+    var connectedSince: ContinuousClock.Instant?
     var currentMilliseconds = 0.0
     var minimumMilliseconds = Double.greatestFiniteMagnitude
     var maximumMilliseconds = 0.0
@@ -259,11 +260,14 @@ final class PeerSender: Sendable {
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             stats.withLock { stats in
                 stats.succeeded(milliseconds: milliseconds)
-                stats.lastSuccess = .now
+                if stats.connectedSince == nil { stats.connectedSince = started }
             }
             return true
         } catch {
-            stats.withLock { $0.failures += 1 }
+            stats.withLock { stats in
+                stats.failures += 1
+                stats.connectedSince = nil
+            }
             return false
         }
     }

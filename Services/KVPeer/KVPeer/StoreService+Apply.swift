@@ -10,8 +10,10 @@ public enum MembershipError: Error, Equatable {
     case notFound(UInt64)
     case removed(UInt64)
     case peerURLExists
-    case unhealthy(String)
+    case unhealthy
     case notEnoughStarted
+    /// Single-step changes go one at a time; etcd answers a second one while the first is pending like this.
+    case changePending
 
     var status: Int {
         switch self {
@@ -19,7 +21,7 @@ public enum MembershipError: Error, Equatable {
         case .removed: 410
         case .peerURLExists: 409
         // etcd answers both with a bare 500 (its WriteError for these errors).
-        case .unhealthy, .notEnoughStarted: 500
+        case .unhealthy, .notEnoughStarted, .changePending: 500
         }
     }
 
@@ -28,7 +30,7 @@ public enum MembershipError: Error, Equatable {
         case .notFound(let id): "No such member: \(String(id, radix: 16))"
         case .removed(let id): "Member permanently removed: \(String(id, radix: 16))"
         case .peerURLExists: "membership: peerURL exists"
-        case .unhealthy, .notEnoughStarted: "Internal Server Error"
+        case .unhealthy, .notEnoughStarted, .changePending: "Internal Server Error"
         }
     }
 }
@@ -165,14 +167,17 @@ extension StoreService {
     /// `POST /v2/members`: adds a voting member for `peerURLs`; answers once the change is applied here.
     public func addMember(peerURLs: [String]) async throws -> ClusterMember {
         let current = members
-        if current.contains(where: { !Set($0.peerURLs).isDisjoint(with: peerURLs) }) { throw MembershipError.peerURLExists }
         if configuration.strictReconfigCheck {
-            // etcd's isReadyToAddVotingMember: a quorum of the grown cluster must have started (published its
-            // name) — except when a one-member cluster gets its second member, as when restoring from a backup.
+            // etcd's mayAddMember: a quorum of the grown cluster must have started (published its name) — except
+            // when a one-member cluster gets its second member, as when restoring from a backup — and this member
+            // must have been connected to every other member for a health interval.
             let started = current.filter { !$0.name.isEmpty }.count
             let grown = current.count + 1
             if !(started == 1 && grown == 2) && started < grown / 2 + 1 { throw MembershipError.notEnoughStarted }
+            let others = Set(current.map(\.id)).subtracting([memberID])
+            if !others.isSubset(of: transport.peersConnectedForHealthInterval()) { throw MembershipError.unhealthy }
         }
+        if current.contains(where: { !Set($0.peerURLs).isDisjoint(with: peerURLs) }) { throw MembershipError.peerURLExists }
         let id = ClusterMember.id(peerURLs: peerURLs, clusterToken: configuration.clusterToken, addedAt: clock().nanoseconds)
         let member = ClusterMember(id: id, peerURLs: peerURLs)
         let requestID = requestIDs.make()
@@ -186,11 +191,13 @@ extension StoreService {
         if isRemoved(id) { throw MembershipError.removed(id) }
         let current = members
         guard let member = current.first(where: { $0.id == id }) else { throw MembershipError.notFound(id) }
-        if configuration.strictReconfigCheck, id == memberID || transport.activePeers().contains(id) {
-            // etcd's mayRemoveMember: removing a running member must leave a quorum of running members. A member
-            // that is down is safe to remove: it is not part of the active quorum anyway.
-            let active = 1 + transport.activePeers().intersection(current.map(\.id)).count
-            if active - 1 < 1 + (current.count - 1) / 2 { throw MembershipError.unhealthy("etcdserver: unhealthy cluster") }
+        let connected = transport.peersConnectedForHealthInterval()
+        if configuration.strictReconfigCheck, id == memberID || connected.contains(id) {
+            // etcd's mayRemoveMember: removing a running member must leave a quorum of members this one has been
+            // connected to for a health interval. A member that is down is safe to remove: it is not part of the
+            // active quorum anyway.
+            let active = 1 + connected.intersection(current.map(\.id)).count
+            if active - 1 < 1 + (current.count - 1) / 2 { throw MembershipError.unhealthy }
         }
         let requestID = requestIDs.make()
         let change = ConfChange(kind: .removeNode, nodeID: id, context: MembershipChangeContext(requestID: requestID, member: member).encoded)

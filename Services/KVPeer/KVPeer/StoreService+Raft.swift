@@ -266,7 +266,7 @@ extension StoreService {
             }
         } catch .confChangePending {
             if case .confChange(let id, _) = work {
-                answer(id, with: .failure(MembershipError.unhealthy("etcdserver: unhealthy cluster: a membership change is still in progress")))
+                answer(id, with: .failure(MembershipError.changePending))
             }
         } catch {
             driver.parked.append(work)
