@@ -146,11 +146,20 @@ func etcdctl(_ endpoint: String, _ arguments: [String], timeout: Duration = .sec
     try await BoundedCommand.run("/usr/bin/etcdctl", ["--endpoints", endpoint] + arguments, environment: ["ETCDCTL_API": "2"], timeout: timeout)
 }
 
-/// A fresh real etcd 3.4 and a fresh kv-peer (named like etcd's member), both stopped afterwards.
+/// A fresh real etcd 3.4 and a fresh kv-peer (named like etcd's member), both stopped afterwards. With
+/// `members: 3`, a 3-member cluster of each, and `body` gets the client URL of each cluster's m1.
 func withKVPeerAndEtcd<Result: Sendable>(
-    kvArguments: [String] = [], _ body: @Sendable (_ kv: String, _ etcd: String) async throws -> Result
+    members: Int = 1, kvArguments: [String] = [], _ body: @Sendable (_ kv: String, _ etcd: String) async throws -> Result
 ) async throws -> Result {
-    try await EtcdCluster.with(size: 1) { cluster in
+    if members == 3 {
+        return try await EtcdCluster.with(size: 3) { cluster in
+            try await ClusterClientTests.withCluster(extra: kvArguments) { clients, _ in
+                try await body(clients[1], cluster.clientURLs[1])
+            }
+        }
+    }
+    precondition(members == 1, "a lone member or three")
+    return try await EtcdCluster.with(size: 1) { cluster in
         try await KVPeerProcess.with(name: cluster.members[0].name, arguments: kvArguments) { peer in
             try await body(try peer.clientURL, cluster.clientURLs[0])
         }

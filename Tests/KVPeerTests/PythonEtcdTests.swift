@@ -5,11 +5,11 @@ import TestSupport
 /// The real python-etcd (Debian python3-etcd 0.4.5, importable only by /usr/bin/python3) driving a real kv-peer
 /// process, and the same script driving a real etcd 3.4. Each script prints one JSON object of what the client
 /// saw, with indexes relative to the store index when the script began; both servers must give exactly the
-/// expected object.
+/// expected object. The key, watch and lock scripts also run against a member of a 3-member cluster of each.
 @Suite(.serialized) struct PythonEtcdTests {
-    @Test("write, read, set/get, ttl, refresh, delete and the exceptions they raise")
-    func writeReadTTLDelete() async throws {
-        try await expectSameResult(script: """
+    @Test("write, read, set/get, ttl, refresh, delete and the exceptions they raise", arguments: [1, 3])
+    func writeReadTTLDelete(members: Int) async throws {
+        try await expectSameResult(members: members, script: """
             r = c.write("/py/a", "1")
             out["write"] = [r.action, r.key, r.value, r.newKey, rel(r.modifiedIndex), rel(r.createdIndex), rel(r.etcd_index)]
             r = c.write("/py/a", "2")
@@ -43,9 +43,9 @@ import TestSupport
             """)
     }
 
-    @Test("directories: create, list (recursive, sorted, leaves), in-order append, dir errors, delete")
-    func directories() async throws {
-        try await expectSameResult(script: """
+    @Test("directories: create, list (recursive, sorted, leaves), in-order append, dir errors, delete", arguments: [1, 3])
+    func directories(members: Int) async throws {
+        try await expectSameResult(members: members, script: """
             r = c.write("/py/d", None, dir=True)
             out["mkdir"] = [r.action, r.dir, r.value]
             for k in ["b", "a", "c/x", "_hidden"]:
@@ -76,9 +76,9 @@ import TestSupport
             """)
     }
 
-    @Test("compare-and-swap and compare-and-delete: prevValue, prevIndex, prevExist, test_and_set, update(), failures")
-    func compareAndSwap() async throws {
-        try await expectSameResult(script: """
+    @Test("compare-and-swap and compare-and-delete: prevValue, prevIndex, prevExist, test_and_set, update(), failures", arguments: [1, 3])
+    func compareAndSwap(members: Int) async throws {
+        try await expectSameResult(members: members, script: """
             r = c.write("/py/cas", "1")
             out["cas_value"] = c.write("/py/cas", "2", prevValue="1").action
             out["cas_value_fail"] = catch(lambda: c.write("/py/cas", "3", prevValue="1"))
@@ -111,9 +111,9 @@ import TestSupport
             """)
     }
 
-    @Test("watch: from an index in history, recursive, live (from the next index, written by another thread), parent delete, wait/waitIndex")
-    func watchWithIndex() async throws {
-        try await expectSameResult(script: """
+    @Test("watch: from an index in history, recursive, live (from the next index, written by another thread), parent delete, wait/waitIndex", arguments: [1, 3])
+    func watchWithIndex(members: Int) async throws {
+        try await expectSameResult(members: members, script: """
             import threading
             w1 = c.write("/py/w/k", "one")
             w2 = c.write("/py/w/k", "two")
@@ -162,9 +162,9 @@ import TestSupport
             """)
     }
 
-    @Test("etcd.Lock: acquire, contend (non-blocking), release, context manager")
-    func lock() async throws {
-        try await expectSameResult(script: """
+    @Test("etcd.Lock: acquire, contend (non-blocking), release, context manager", arguments: [1, 3])
+    func lock(members: Int) async throws {
+        try await expectSameResult(members: members, script: """
             lock = etcd.Lock(c, "job")
             out["acquired"] = lock.acquire(lock_ttl=60)
             out["holds"] = lock.is_acquired
@@ -185,10 +185,11 @@ import TestSupport
 
     // MARK: Helpers
 
-    /// Runs the script body against kv-peer and against etcd; both must print `expected` (as compact JSON).
-    func expectSameResult(script body: String, expected: String) async throws {
+    /// Runs the script body against kv-peer and against etcd — a lone member each, or a member of a 3-member
+    /// cluster of each (python-etcd talks to the one member it is given) — and both must print `expected`.
+    func expectSameResult(members: Int = 1, script body: String, expected: String) async throws {
         let script = Self.preamble + body + "\nprint(json.dumps(out, sort_keys=True))\n"
-        try await withKVPeerAndEtcd { kv, etcd in
+        try await withKVPeerAndEtcd(members: members) { kv, etcd in
             let kvResult = try await Self.run(script, against: kv)
             let etcdResult = try await Self.run(script, against: etcd)
             #expect(kvResult == expected, "kv-peer printed\n\(kvResult)\nexpected\n\(expected)")
