@@ -94,6 +94,27 @@ struct ClusterClientTests {
         }
     }
 
+    @Test("a member that cannot reach a quorum holds clients (as etcd does) and still stops at once on SIGTERM")
+    func withoutQuorumStopsPromptly() async throws {
+        let ports = try LoopbackPorts.reserve(count: 3)
+        let peers = ports.map { "http://127.0.0.1:\($0)" }
+        let arguments = [
+            "--listen-peer-urls", peers[0], "--initial-advertise-peer-urls", peers[0],
+            "--initial-cluster", "m0=\(peers[0]),m1=\(peers[1]),m2=\(peers[2])", "--initial-cluster-token", "alone",
+        ]
+        try await KVPeerProcess.with(name: "m0", arguments: arguments) { member in
+            // m1 and m2 never start: no leader, so the member is never ready and a client waits.
+            let held = try await Curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "1", try member.clientURL + "/v2/keys/k"])
+            #expect(held.stdout == "000" && held.exitCode == 28, "\(held)")
+            async let waiting = Curl.run(["-s", "--max-time", "30", try member.clientURL + "/v2/keys/k"])
+            try await Task.sleep(for: .milliseconds(200))  // the request is in flight (no event to await: it is held)
+            let started = ContinuousClock.now
+            let exit = try await member.kill(SIGTERM)
+            #expect(ContinuousClock.now - started < .seconds(5), "SIGTERM took \(ContinuousClock.now - started): \(exit)")
+            _ = try await waiting
+        }
+    }
+
     @Test("peers speak TLS when given peer certificates; a plain-HTTP peer request is refused")
     func peerTLS() async throws {
         try await SelfSignedCertificate.with { certificate in

@@ -63,7 +63,14 @@ struct ReadinessMiddleware: Middleware {
     let service: StoreService
 
     func handle(_ request: Request, context: RequestContext, next: RequestHandler) async throws -> Response {
-        await service.waitUntilReady()
+        do {
+            // A member stopping before it was ever ready must not hold its drain for these requests.
+            try await cancelWhenGracefulShutdown { try await service.waitUntilReady() }
+        } catch let error as StoreError {
+            return error.response(base: [:], allocator: context.allocator)
+        } catch is CancellationError {
+            return StoreService.stoppedError.response(base: [:], allocator: context.allocator)
+        }
         return try await next(request, context)
     }
 }

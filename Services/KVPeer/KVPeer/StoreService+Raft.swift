@@ -134,17 +134,25 @@ extension StoreService {
         }
     }
 
+    /// Hands `work` to the loop and waits for its entry to be applied here. Cancelling the wait (a client gone,
+    /// a shutdown) stops the waiting, not the work: a proposal may still commit, as in etcd.
     func submit(_ work: Mailbox.Work, id: UInt64) async throws -> Mailbox.Answer {
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        return try await withCheckedThrowingContinuation { continuation in
-            let accepted = mailbox.withLock { mailbox in
-                guard !mailbox.stopped else { return false }
-                mailbox.waiters[id] = Mailbox.Waiter(continuation: continuation, deadline: deadline)
-                mailbox.work.append(work)
-                return true
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let accepted = mailbox.withLock { mailbox in
+                    guard !mailbox.stopped, !Task.isCancelled else { return false }
+                    mailbox.waiters[id] = Mailbox.Waiter(continuation: continuation, deadline: deadline)
+                    mailbox.work.append(work)
+                    return true
+                }
+                guard accepted else {
+                    return continuation.resume(throwing: Task.isCancelled ? CancellationError() : Self.stoppedError)
+                }
+                wakeup.yield()
             }
-            guard accepted else { return continuation.resume(throwing: Self.stoppedError) }
-            wakeup.yield()
+        } onCancel: {
+            mailbox.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
         }
     }
 
@@ -390,6 +398,7 @@ extension StoreService {
     }
 
     private func failEverything() {
+        settleReadiness(.stopped)
         let (waiters, readers) = mailbox.withLock { mailbox in
             mailbox.stopped = true
             defer {

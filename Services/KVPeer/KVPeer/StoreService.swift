@@ -85,7 +85,7 @@ public final class StoreService: Service, Sendable {
     let counters = Mutex(RaftCounters())
     /// Set once this member's own attribute publication was applied: everything committed before it is then
     /// applied too, so the store is current enough to serve (etcd's `ReadyNotify`).
-    private let readiness = Mutex<(ready: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let readiness = Mutex(Readiness())
 
     /// Opens (or creates) the data directory and rebuilds the member from its snapshot and log. Committed
     /// entries after the snapshot are applied again by the Raft node once the loop runs.
@@ -202,24 +202,51 @@ public final class StoreService: Service, Sendable {
 
     // MARK: Readiness
 
-    func markReady() {
-        let waiters = readiness.withLock { readiness in
-            readiness.ready = true
-            defer { readiness.waiters = [] }
-            return readiness.waiters
-        }
-        for waiter in waiters { waiter.resume() }
+    struct Readiness {
+        enum State { case waiting, ready, stopped }
+        var state = State.waiting
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        var nextWaiter: UInt64 = 0
     }
+
+    /// Ready (or stopped for good): every waiting client request goes on (or fails).
+    func settleReadiness(_ state: Readiness.State) {
+        let waiters = readiness.withLock { readiness in
+            guard readiness.state == .waiting else { return [CheckedContinuation<Void, any Error>]() }
+            readiness.state = state
+            defer { readiness.waiters = [:] }
+            return Array(readiness.waiters.values)
+        }
+        for waiter in waiters {
+            if state == .ready { waiter.resume() } else { waiter.resume(throwing: Self.stoppedError) }
+        }
+    }
+
+    func markReady() { settleReadiness(.ready) }
 
     /// Returns once the member may serve clients; a member that cannot reach a quorum after a restart keeps
     /// them waiting, as etcd does, rather than answer from a store that has not caught up with its own log.
-    public func waitUntilReady() async {
-        await withCheckedContinuation { continuation in
-            let ready = readiness.withLock { readiness in
-                if !readiness.ready { readiness.waiters.append(continuation) }
-                return readiness.ready
+    /// Throws if the member stops first or the request is cancelled (its connection closed, or shutdown).
+    public func waitUntilReady() async throws {
+        let id = readiness.withLock { readiness in
+            defer { readiness.nextWaiter += 1 }
+            return readiness.nextWaiter
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let state = readiness.withLock { readiness in
+                    if readiness.state == .waiting && !Task.isCancelled { readiness.waiters[id] = continuation }
+                    return Task.isCancelled ? nil : readiness.state
+                }
+                switch state {
+                case .waiting: break
+                case .ready: continuation.resume()
+                case .stopped: continuation.resume(throwing: Self.stoppedError)
+                case nil: continuation.resume(throwing: CancellationError())
+                }
             }
-            if ready { continuation.resume() }
+        } onCancel: {
+            readiness.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
         }
     }
 
