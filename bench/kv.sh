@@ -147,21 +147,16 @@ wait_keys_writable() {
 }
 
 start_kv_peer() {
-    local stdout="$OUT_DIR/kv-peer.stdout" i url=""
+    local stdout="$OUT_DIR/kv-peer.stdout"
     # Create the file first: the background job opens its redirection only after it has forked.
     : >"$stdout"
     "${server_prefix[@]}" "$BIN" --name kv-bench --data-dir "$DATA/kv-peer" \
         --listen-client-urls http://127.0.0.1:0 --advertise-client-urls http://127.0.0.1:0 \
+        --listen-peer-urls http://127.0.0.1:0 \
         >"$stdout" 2>"$OUT_DIR/kv-peer.stderr" &
     KV_PID=$!
-    for ((i = 0; i < 300; i++)); do # up to 30 s for the ready line
-        url="$(sed -n 's/^listening client=\(http:\/\/127\.0\.0\.1:[0-9][0-9]*\)$/\1/p' "$stdout" | head -n1)"
-        [[ -n "$url" ]] && break
-        kill -0 "$KV_PID" 2>/dev/null || die "kv-peer exited before it was ready: $(tail -n 5 "$OUT_DIR/kv-peer.stderr")"
-        sleep 0.1
-    done
-    [[ -n "$url" ]] || die "kv-peer printed no ready line within 30 s"
-    KV_URL="$url"
+    KV_URL="$(ready_url "$stdout" client "$KV_PID")" \
+        || die "kv-peer printed no ready line within 30 s: $(tail -n 5 "$OUT_DIR/kv-peer.stderr")"
     wait_keys_writable "$KV_URL" 100 "$KV_PID" || die "kv-peer does not take writes at $KV_URL"
 }
 

@@ -94,7 +94,7 @@ start_store() { # backend -> STORE_URL, STORE_PID
             --initial-cluster "bench=http://127.0.0.1:$peer" >"$OUT_DIR/etcd.log" 2>&1 &
         STORE_PID=$!
     else
-        "$BIN/kv-peer" --name bench --data-dir "$DATA/kv-peer" --listen-client-urls http://127.0.0.1:0 \
+        "$BIN/kv-peer" --name bench --data-dir "$DATA/kv-peer" --listen-client-urls http://127.0.0.1:0 --listen-peer-urls http://127.0.0.1:0 \
             --advertise-client-urls http://127.0.0.1:0 >"$OUT_DIR/kv-peer.stdout" 2>"$OUT_DIR/kv-peer.log" &
         STORE_PID=$!
         STORE_URL="$(ready_url "$OUT_DIR/kv-peer.stdout" client "$STORE_PID")" || die "kv-peer did not start: $(tail -n 5 "$OUT_DIR/kv-peer.log")"
