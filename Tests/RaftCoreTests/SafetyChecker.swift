@@ -22,7 +22,9 @@ struct SafetyChecker {
     private var leaders: [UInt64: NodeID] = [:]
     private var entries: [EntryKey: EntryFacts] = [:]
     /// State Machine Safety: what was applied at each index (by anyone), and the state hash after it.
-    private var applied: [UInt64: (term: UInt64, data: [UInt8], hash: UInt64)] = [:]
+    /// `committedBy` bounds the term in which the entry was committed: the highest term anybody led in when it
+    /// was first applied.
+    private var applied: [UInt64: (term: UInt64, data: [UInt8], hash: UInt64, committedBy: UInt64)] = [:]
     private(set) var highestApplied: UInt64 = 0
 
     var leaderTerms: Int { leaders.count }
@@ -59,13 +61,14 @@ struct SafetyChecker {
         }
     }
 
-    /// Leader Completeness: a new leader's (persisted) log holds every entry known to be committed, unless a
-    /// snapshot covers it.
+    /// Leader Completeness: a new leader's (persisted) log holds every entry committed in an earlier term,
+    /// unless a snapshot covers it. A leader of a stale term may be elected late (its vote responses were
+    /// delayed) and need not hold entries committed in later terms.
     mutating func checkLeaderCompleteness(_ id: NodeID, term: UInt64, storage: MemoryRaftStorage) {
         let covered = storage.snapshot().metadata.index
         guard highestApplied > covered else { return }
         for index in (covered + 1)...highestApplied {
-            guard let committed = applied[index] else { continue }
+            guard let committed = applied[index], committed.committedBy < term else { continue }
             guard let leaderTerm = try? storage.term(at: index), leaderTerm == committed.term else {
                 fail("leader completeness: leader \(id) of term \(term) lacks committed entry \(index)/\(committed.term)")
                 return
@@ -83,7 +86,7 @@ struct SafetyChecker {
                 fail("state machine safety: node \(id) state after \(entry.index) differs from other nodes")
             }
         } else {
-            applied[entry.index] = (entry.term, entry.data, stateHash)
+            applied[entry.index] = (entry.term, entry.data, stateHash, leaders.keys.max() ?? 0)
             highestApplied = max(highestApplied, entry.index)
         }
     }

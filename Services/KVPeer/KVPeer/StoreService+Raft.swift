@@ -349,11 +349,15 @@ extension StoreService {
             driver.role = soft.role
         }
         if let hard = ready.hardState { currentTerm.store(hard.term, ordering: .relaxed) }
+        // A leader's appends may leave while its own write is under way (thesis §10.2.1): the core counts the
+        // leader's copy only once `advance` says it is durable. Votes and acknowledgements wait for the disk.
+        let early = ready.messages.filter(\.mayLeaveBeforePersist)
+        transport.send(early)
         if let snapshot = ready.snapshot, !snapshot.isEmpty { try await install(snapshot) }
         if !ready.entries.isEmpty || ready.hardState != nil { try await persist(ready) }
         let appends = ready.messages.reduce(0) { $0 + ($1.kind == .append ? 1 : 0) }
         if appends > 0 { counters.withLock { $0.sentAppends += UInt64(appends) } }
-        transport.send(ready.messages)
+        if early.count < ready.messages.count { transport.send(ready.messages.filter { !$0.mayLeaveBeforePersist }) }
         if !ready.committedEntries.isEmpty { apply(ready.committedEntries) }
         for readState in ready.readStates { answered(readState) }
         driver.node.advance(ready)

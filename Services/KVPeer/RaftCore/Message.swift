@@ -68,6 +68,37 @@ public struct Message: Hashable, Sendable {
         self.context = context
     }
 
+    /// Whether the shell may send this message before the hard state and entries of the same `Ready` are
+    /// durable (`Ready` step 2). True where nothing the message promises depends on that write:
+    ///
+    /// - `append`, `heartbeat`, `snapshot`, `timeoutNow`: sent by a leader, whose term and vote were durable
+    ///   before it could win (vote requests wait for them; a single voter waits for them in `advance`). The
+    ///   entries an `append` carries need not be on the leader's disk: the leader counts its own copy towards
+    ///   a quorum only once `advance` reports it durable, so the `commit` these messages carry is always
+    ///   durable on a majority. If the leader crashes before its write, followers may hold entries it lost,
+    ///   which Raft allows: it never leads that term again, and a later leader keeps or overwrites them (for
+    ///   liveness the leader holds such entries back while a membership change is not durably committed,
+    ///   `Raft.canSendUnstableEntries`). A `snapshot` is the application's state at an applied index, written
+    ///   before the shell handed it to the node; a `timeoutNow` goes only to a member that holds everything
+    ///   the leader has.
+    /// - `propose`, `readIndex`, `transferLeader`: requests forwarded to the leader, carrying no term of their
+    ///   own and promising nothing.
+    /// - `readIndexResponse`: a commit index confirmed by a quorum of heartbeats; commits only count durable
+    ///   copies, so whatever happens to the leader's pending write, the index stays committed.
+    ///
+    /// False for `vote` and `preVote` (the candidate's new term and own vote must be durable first, or after a
+    /// crash it could campaign again in the same term and vote differently), and for every response —
+    /// `voteResponse` and `preVoteResponse` promise a vote, `appendResponse` acknowledges entries as durable,
+    /// `heartbeatResponse` confirms a term we must not forget — so they wait for step 1.
+    public var mayLeaveBeforePersist: Bool {
+        switch kind {
+        case .append, .heartbeat, .snapshot, .timeoutNow, .propose, .readIndex, .readIndexResponse, .transferLeader:
+            true
+        case .vote, .preVote, .voteResponse, .preVoteResponse, .appendResponse, .heartbeatResponse:
+            false
+        }
+    }
+
     /// Responses from unknown peers are ignored (`RaftError.peerNotFound`), requests are not: a new member
     /// must be able to receive appends before it learns about its own membership.
     public var isResponse: Bool {

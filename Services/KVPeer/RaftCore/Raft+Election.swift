@@ -22,8 +22,9 @@ extension Raft {
         leadTransferee = nil
         tracker.resetVotes()
         tracker.resetProgress(next: log.lastIndex + 1)
-        // A leader's own log is trivially replicated on itself.
-        tracker.progress[id]?.match = log.lastIndex
+        // A leader's own log is replicated on itself as far as it is durable; the rest counts once `advance`
+        // reports it stable (`entriesStable`).
+        tracker.progress[id]?.match = log.stableIndex
         tracker.progress[id]?.recentActive = true
         pendingConfIndex = 0
         readOnly = ReadOnlyQueue()
@@ -70,6 +71,23 @@ extension Raft {
         appendEntries([Entry(term: term, index: 0)])
     }
 
+    /// The shell made `hardState` durable (`RawNode.advance`). Votes from other voters only arrive after our
+    /// term and vote are durable (vote requests wait for them), so only a single voter, whose own vote decides
+    /// its election, waits here to lead. A leader may now send entries it held back for a membership change
+    /// (`canSendUnstableEntries`).
+    mutating func hardStateStable(_ hardState: HardState) {
+        let couldSend = canSendUnstableEntries
+        durableCommit = max(durableCommit, hardState.commit)
+        if role == .candidate, hardState.term == term, hardState.vote == id,
+            tracker.recordVote(id, granted: true) == .won
+        {
+            becomeLeader()
+            broadcastAppend()
+        } else if role == .leader, !couldSend, canSendUnstableEntries {
+            for peer in tracker.members where peer != id { _ = maybeSendAppend(to: peer, sendIfEmpty: false) }
+        }
+    }
+
     /// A conf change between applied and committed: campaigning now could use a stale configuration.
     var hasUnappliedConfChanges: Bool {
         guard log.committed > log.applied,
@@ -102,12 +120,11 @@ extension Raft {
         }
         // Our own vote is recorded in `vote` (persisted with the next Ready) before any request leaves.
         if tracker.recordVote(id, granted: true) == .won {
-            // Single-voter cluster: nothing to wait for.
-            if kind == .preElection {
-                campaign(.election)
-            } else {
-                becomeLeader()
-            }
+            // Single-voter cluster: nothing to wait for in a pre-vote, which changes nothing durable. A real
+            // election is won once our new term and vote are durable (`hardStateStable`), because a leader's
+            // appends may leave before its writes complete: leading a term that a crash could erase would let
+            // us lead it a second time after restarting and give two different entries one index and term.
+            if kind == .preElection { campaign(.election) }
             return
         }
         for voter in tracker.voters where voter != id {

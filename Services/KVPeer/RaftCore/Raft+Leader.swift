@@ -12,12 +12,39 @@ extension Raft {
             next += 1
             return e
         }
-        let last = log.append(stamped)
-        // The leader counts itself towards the quorum; the shell persists these entries before any message
-        // that could make a follower acknowledge them leaves, so this never commits a non-durable majority.
-        _ = tracker.progress[id]?.maybeUpdate(last)
-        _ = maybeCommit()
+        log.append(stamped)
+        // Not counted towards the quorum yet: the shell may send the appends for these entries before it has
+        // written them to our own disk (thesis §10.2.1), so followers' acknowledgements can arrive first. Our
+        // own copy counts once `advance` reports it durable (`entriesStable`), like a follower's acknowledgement;
+        // counting it now could commit an entry held durably by a minority only. Appending alone therefore
+        // never advances the commit index, not even in a cluster of one.
     }
+
+    /// The shell made our entries up to `index` durable (`RawNode.advance`). On a leader this is our own
+    /// acknowledgement, handled like a follower's: if it completes a quorum, followers learn the new commit
+    /// index; otherwise entries held back by `canSendUnstableEntries` may go now.
+    mutating func entriesStable(to index: UInt64, term: UInt64) {
+        let before = log.stableIndex
+        log.stable(to: index, term: term)
+        guard role == .leader, log.stableIndex > before else { return }
+        _ = tracker.progress[id]?.maybeUpdate(log.stableIndex)
+        if maybeCommit() {
+            broadcastAppend()
+        } else if !canSendUnstableEntries {
+            for peer in tracker.members where peer != id { _ = maybeSendAppend(to: peer, sendIfEmpty: false) }
+        }
+    }
+
+    /// Whether appends may carry entries our own disk does not hold yet (thesis §10.2.1). Followers may then
+    /// keep entries we lose in a crash, and a member whose log is longer than ours refuses us its vote. Raft
+    /// copes as long as such a member can campaign itself. With membership applied on commit it may not: a
+    /// member that learned from us that its removal committed stops campaigning, and if we crash before our
+    /// own hard state records that commit, our restarted self still counts the member's vote and never gets
+    /// it — no leader is ever elected. So while a membership change in our log (`pendingConfIndex`, which
+    /// after an election covers the whole inherited log) is not committed in our durable hard state, we send
+    /// only durable entries, as without early sending. (The opposite gap cannot occur: the append carrying
+    /// an entry we may lose also carries our commit index, which covers whatever we could recover.)
+    var canSendUnstableEntries: Bool { durableCommit >= pendingConfIndex }
 
     /// Advances the commit index to the highest index on a majority — but only by counting replicas of an
     /// entry from the current term (§5.4.2, Figure 8): older entries are committed indirectly.
@@ -74,8 +101,9 @@ extension Raft {
         guard var pr = tracker.progress[peer], !pr.isPaused else { return false }
         defer { tracker.progress[peer] = pr }
         let prevIndex = pr.next - 1
+        let last = canSendUnstableEntries ? log.lastIndex : log.stableIndex
         guard let prevTerm = log.term(at: prevIndex),
-            let entries = log.entries(from: pr.next, maxSize: config.maxSizePerMessage)
+            let entries = log.entries(from: pr.next, through: last, maxSize: config.maxSizePerMessage)
         else {
             // The entries the follower needs are compacted: ship the snapshot instead (§7). Only to members
             // that answered recently, so a dead member does not make us serialize snapshots forever.

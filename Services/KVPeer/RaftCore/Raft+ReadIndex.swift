@@ -38,14 +38,18 @@ struct ReadOnlyQueue: Sendable {
 
 extension Raft {
     mutating func handleReadIndexRequest(_ m: Message) {
-        if tracker.voters == [id] {
-            // Alone in the cluster: our commit index is trivially current.
-            respondToReadIndex(m, index: log.committed)
-            return
-        }
-        // Step 1 of §6.4: until an entry of our term is committed we do not know the latest commit index.
+        // Step 1 of §6.4: until an entry of our term is committed we do not know the latest commit index. This
+        // holds for a single voter too: appends and heartbeats may tell learners a commit index before our own
+        // hard state records it, so after a crash in that window our recovered commit index can be behind what
+        // a learner has applied. Our first entry of the new term commits only once durable, and with it
+        // everything anyone saw committed before.
         guard committedEntryInCurrentTerm else {
             pendingReadIndexMessages.append(m)
+            return
+        }
+        if tracker.voters == [id] {
+            // Alone in the cluster, and the commit index is current: no heartbeat round needed.
+            respondToReadIndex(m, index: log.committed)
             return
         }
         readOnly.add(index: log.committed, message: m)

@@ -15,6 +15,8 @@ struct Raft: Sendable {
     var term: UInt64 = 0
     var vote: NodeID?
     var log: RaftLog
+    /// The commit index our durable hard state records (`advance` reports it); see `canSendUnstableEntries`.
+    var durableCommit: UInt64
 
     // Volatile state.
     var role: RaftRole = .follower
@@ -44,6 +46,7 @@ struct Raft: Sendable {
         // Mix in the id so members configured with the same seed still time out at different moments.
         rng = SplitMix64(seed: config.seed ^ (config.id &* 0x9E37_79B9_7F4A_7C15))
         log = RaftLog(recovered: recovered)
+        durableCommit = log.committed
         tracker = ProgressTracker(
             confState: recovered.snapshot.metadata.confState, maxInflight: config.maxInflight,
             next: log.lastIndex + 1)
@@ -58,8 +61,9 @@ struct Raft: Sendable {
     /// Only voters without a pending snapshot may campaign; learners and removed members never do.
     var isPromotable: Bool { tracker.isVoter(id) && log.pendingSnapshot == nil }
 
-    /// Queues a message. Everything queued leaves through `Ready.messages`, i.e. only after the hard state
-    /// and entries of the same `Ready` are durable — the persist-before-send rule of §5.1.
+    /// Queues a message. Everything queued leaves through `Ready.messages`: votes and responses only after
+    /// the hard state and entries of the same `Ready` are durable — the persist-before-send rule of §5.1 —
+    /// the rest possibly before (`Message.mayLeaveBeforePersist`).
     mutating func send(_ message: Message) {
         var m = message
         m.from = id

@@ -1,6 +1,7 @@
 /// The member's view of the replicated log. Unlike etcd (which reads stable entries back from `Storage`),
 /// the whole uncompacted log lives here, so the core never performs I/O; `stableIndex` separates what the
-/// shell has persisted from what the next `Ready` must hand it.
+/// shell has persisted from the rest, and `inProgressIndex` what it was handed in a `Ready` (and may still be
+/// writing) from what the next `Ready` must hand it.
 struct RaftLog: Sendable {
     /// Latest snapshot known to this member: what the leader sends to followers needing compacted entries.
     var snapshot: Snapshot
@@ -11,12 +12,20 @@ struct RaftLog: Sendable {
     private(set) var entries: [Entry]
     /// Entries up to here are on the shell's stable storage.
     private(set) var stableIndex: UInt64
+    /// Entries up to here were handed to the shell in a `Ready`, whose write may still be in flight (never
+    /// below `stableIndex`). A shell that pipelines its writes calls `ready()` again before `advance`; the
+    /// next `Ready` must then not hand the same entries out twice.
+    private(set) var inProgressIndex: UInt64
     /// A snapshot received from the leader that the shell has yet to persist and apply.
     private(set) var pendingSnapshot: Snapshot?
+    /// `pendingSnapshot` was handed out in a `Ready` and is being installed.
+    private(set) var snapshotInProgress = false
     /// Highest index known to be replicated on a quorum (§5.3).
     private(set) var committed: UInt64
     /// Highest index handed to the application (and acknowledged through `advance`).
-    var applied: UInt64
+    private(set) var applied: UInt64
+    /// Highest index handed to the application in a `Ready`, acknowledged or not (never below `applied`).
+    private(set) var applyingIndex: UInt64
 
     init(recovered state: RecoveredState) {
         snapshot = state.snapshot
@@ -24,9 +33,11 @@ struct RaftLog: Sendable {
         offsetTerm = state.snapshot.metadata.term
         entries = state.entries
         stableIndex = offset + UInt64(entries.count)
+        inProgressIndex = stableIndex
         // A persisted commit beyond the persisted log cannot happen with a well-behaved shell; clamp anyway.
         committed = min(max(state.hardState.commit, offset), stableIndex)
         applied = offset
+        applyingIndex = offset
     }
 
     var firstIndex: UInt64 { offset + 1 }
@@ -55,10 +66,10 @@ struct RaftLog: Sendable {
         return Array(entries[Int(low - offset - 1)..<Int(hi - offset - 1)])
     }
 
-    /// Entries from `low` to the end, cut off at `maxSize` bytes but always at least one entry so a single
+    /// Entries from `low` through `high`, cut off at `maxSize` bytes but always at least one entry so a single
     /// large entry cannot stall replication.
-    func entries(from low: UInt64, maxSize: Int) -> [Entry]? {
-        guard var result = slice(low, lastIndex + 1) else { return nil }
+    func entries(from low: UInt64, through high: UInt64, maxSize: Int) -> [Entry]? {
+        guard var result = slice(low, high + 1) else { return nil }
         var size = 0
         for (i, entry) in result.enumerated() {
             size += entry.approximateSize
@@ -78,8 +89,9 @@ struct RaftLog: Sendable {
         precondition(first <= lastIndex + 1, "gap in log: \(first) after \(lastIndex)")
         entries.removeSubrange(Int(first - offset - 1)...)
         entries.append(contentsOf: newEntries)
-        // Persisted entries that were overwritten must be persisted again.
+        // Persisted (or in-flight) entries that were overwritten must be persisted again.
         stableIndex = min(stableIndex, first - 1)
+        inProgressIndex = min(inProgressIndex, first - 1)
         return lastIndex
     }
 
@@ -120,35 +132,61 @@ struct RaftLog: Sendable {
         if index > committed { committed = min(index, lastIndex) }
     }
 
+    /// Entries not yet handed to the shell: what the next `Ready` asks it to persist.
     var unstableEntries: [Entry] {
-        let from = max(stableIndex, offset) + 1
+        let from = max(inProgressIndex, offset) + 1
         return from > lastIndex ? [] : Array(entries[Int(from - offset - 1)...])
     }
 
-    var hasUnstableEntries: Bool { max(stableIndex, offset) < lastIndex }
+    var hasUnstableEntries: Bool { max(inProgressIndex, offset) < lastIndex }
 
     /// Committed entries the application has not been given. None while a snapshot is pending: the
     /// application must restore the snapshot before applying anything after it.
     var nextCommittedEntries: [Entry] {
         guard pendingSnapshot == nil else { return [] }
-        let low = max(applied, offset) + 1
+        let low = max(applyingIndex, offset) + 1
         let high = min(committed, lastIndex)
         guard low <= high else { return [] }
         return Array(entries[Int(low - offset - 1)...Int(high - offset - 1)])
     }
 
-    var hasNextCommittedEntries: Bool { pendingSnapshot == nil && max(applied, offset) < min(committed, lastIndex) }
+    var hasNextCommittedEntries: Bool {
+        pendingSnapshot == nil && max(applyingIndex, offset) < min(committed, lastIndex)
+    }
 
-    /// The shell persisted entries up to `index`; ignore if the log changed in between.
+    /// A snapshot to hand out in the next `Ready`, if one is pending and not handed out already.
+    var snapshotToPersist: Snapshot? { snapshotInProgress ? nil : pendingSnapshot }
+
+    /// `ready()` handed the shell everything through `lastIndex`, the committed entries through `applying`, and
+    /// the pending snapshot if any: later `Ready`s start after them.
+    mutating func handedOut(applying: UInt64?) {
+        inProgressIndex = lastIndex
+        if let applying { applyingIndex = max(applyingIndex, applying) }
+        if pendingSnapshot != nil { snapshotInProgress = true }
+    }
+
+    /// The shell persisted entries up to `index`; ignore if the log changed in between (the overwriting
+    /// entries come in a later `Ready`, and their write will report them).
     mutating func stable(to index: UInt64, term: UInt64) {
-        if matchTerm(index, term), index > stableIndex { stableIndex = index }
+        if matchTerm(index, term), index > stableIndex {
+            stableIndex = index
+            inProgressIndex = max(inProgressIndex, index)
+        }
     }
 
     mutating func snapshotStable(_ snapshot: Snapshot) {
         if pendingSnapshot == snapshot {
             pendingSnapshot = nil
+            snapshotInProgress = false
             applied = max(applied, snapshot.metadata.index)
+            applyingIndex = max(applyingIndex, applied)
         }
+    }
+
+    /// The application applied the entries through `index` (`RawNode.advance`).
+    mutating func appliedTo(_ index: UInt64) {
+        applied = max(applied, index)
+        applyingIndex = max(applyingIndex, applied)
     }
 
     /// Installs a snapshot from the leader (§7), discarding the whole log.
@@ -158,7 +196,9 @@ struct RaftLog: Sendable {
         offsetTerm = snapshot.metadata.term
         entries = []
         stableIndex = offset
+        inProgressIndex = offset
         pendingSnapshot = snapshot
+        snapshotInProgress = false
         committed = offset
     }
 

@@ -2,9 +2,17 @@
 ///
 /// 1. Persist `hardState`, `entries` and `snapshot` (fsync if `mustSync`); apply `snapshot` to the state
 ///    machine first if present.
-/// 2. Send `messages` — only after step 1, because they may promise a vote or acknowledge entries.
+/// 2. Send the `messages` whose `mayLeaveBeforePersist` is true at once, even before step 1 (so a leader
+///    writes its disk in parallel with replicating, thesis §10.2.1); send the others only after step 1,
+///    because they promise a vote or acknowledge entries.
 /// 3. Apply `committedEntries` (for conf changes: call `RawNode.applyConfChange`), answer `readStates`.
-/// 4. Call `RawNode.advance(_:)` with this value before calling `ready()` again.
+/// 4. Call `RawNode.advance(_:)` with this value: it tells the node that step 1 is durable (a leader counts its
+///    own entries towards a quorum only from then on) and step 3 done.
+///
+/// The node may keep taking inputs while the shell works through these steps. The simple shell advances each
+/// `Ready` before asking for the next; a shell that pipelines its writes may call `ready()` again while
+/// earlier `Ready`s are still being written, provided it writes, applies and advances them in order — each
+/// `Ready` holds only what earlier ones did not hand out.
 public struct Ready: Hashable, Sendable {
     /// Nil if unchanged since the last `Ready`.
     public var softState: SoftState?
@@ -114,17 +122,17 @@ public struct RawNode: Sendable {
 
     public var hasReady: Bool {
         raft.softState != previousSoftState || raft.hardState != previousHardState
-            || raft.log.pendingSnapshot != nil || raft.log.hasUnstableEntries || !raft.messages.isEmpty
+            || raft.log.snapshotToPersist != nil || raft.log.hasUnstableEntries || !raft.messages.isEmpty
             || raft.log.hasNextCommittedEntries || !raft.readStates.isEmpty
     }
 
-    /// Collects the pending work. Messages and read states are handed over (not repeated); entries and
-    /// committed entries are repeated until `advance(_:)` acknowledges them.
+    /// Collects the pending work. Everything is handed over once: a later `Ready` holds only what changed
+    /// since, whether or not this one was advanced yet.
     public mutating func ready() -> Ready {
         let soft = raft.softState
         let hard = raft.hardState
         let entries = raft.log.unstableEntries
-        let snapshot = raft.log.pendingSnapshot
+        let snapshot = raft.log.snapshotToPersist
         let rd = Ready(
             softState: soft != previousSoftState ? soft : nil,
             hardState: hard != previousHardState ? hard : nil,
@@ -137,16 +145,20 @@ public struct RawNode: Sendable {
                 || hard.vote != previousHardState.vote)
         raft.messages = []
         raft.readStates = []
+        raft.log.handedOut(applying: rd.committedEntries.last?.index)
         previousSoftState = soft
+        previousHardState = hard
         return rd
     }
 
-    /// The shell finished handling `rd`: its entries are durable and its committed entries applied.
+    /// The shell finished handling `rd`: its hard state, snapshot and entries are durable and its committed
+    /// entries applied. On a leader, durable entries count towards the quorum only from here on, so this may
+    /// commit entries (and even a cluster of one commits only here): check `hasReady` again afterwards.
     public mutating func advance(_ rd: Ready) {
-        if let hard = rd.hardState { previousHardState = hard }
         if let snapshot = rd.snapshot { raft.log.snapshotStable(snapshot) }
-        if let last = rd.entries.last { raft.log.stable(to: last.index, term: last.term) }
-        if let last = rd.committedEntries.last { raft.log.applied = max(raft.log.applied, last.index) }
+        if let hard = rd.hardState { raft.hardStateStable(hard) }
+        if let last = rd.entries.last { raft.entriesStable(to: last.index, term: last.term) }
+        if let last = rd.committedEntries.last { raft.log.appliedTo(last.index) }
     }
 
     public func status() -> RaftStatus {
