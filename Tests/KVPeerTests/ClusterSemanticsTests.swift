@@ -95,6 +95,14 @@ struct ClusterSemanticsTests {
             }
             let unknown = try await cluster.request(follower, "DELETE", "/v2/members/abc")
             #expect(unknown.status == 404 && unknown.body == #"{"message":"No such member: abc"}"#, "\(unknown)")
+            // PUT changes a member's peer URLs: to the ones it has (a no-op), never to another member's.
+            let followerID = try #require(members.first { $0["name"] as? String == follower.name }?["id"] as? String)
+            let same = try await cluster.request(leader, "PUT", "/v2/members/\(followerID)", body: .json(#"{"peerURLs":["\#(follower.peerURL)"]}"#))
+            #expect(same.status == 204, "\(same)")
+            let taken = try await cluster.request(leader, "PUT", "/v2/members/\(followerID)", body: .json(#"{"peerURLs":["\#(leader.peerURL)"]}"#))
+            #expect(taken.status == 409 && taken.body == #"{"message":"membership: peerURL exists"}"#, "\(taken)")
+            let missing = try await cluster.request(leader, "PUT", "/v2/members/abc", body: .json(#"{"peerURLs":["http://127.0.0.1:1"]}"#))
+            #expect(missing.status == 404 && missing.body == #"{"message":"No such member: abc"}"#, "\(missing)")
             peerRequest = try await Curl.run(["-s", "-o", "/dev/null", "-w", "%{http_code}", leader.peerURL + "/version"])
             #expect(peerRequest.stdout == "200", "\(peerRequest)")
         }

@@ -87,6 +87,10 @@ public enum KVPeerCommand {
             return error.exitCode
         }
 
+        if let unsupported = unsupportedSetting(configuration) {
+            StandardStreams.write("kv-peer: \(unsupported)\n", to: .error)
+            return 1
+        }
         let (logger, registry) = Observability.bootstrap(label: "kv-peer", level: configuration.effectiveLogLevel.swiftLogLevel, format: .text)
         for warning in warnings { logger.warning("\(warning)") }
 
@@ -137,6 +141,22 @@ public enum KVPeerCommand {
 }
 
 extension KVPeerCommand {
+    /// etcd settings kv-peer parses but does not implement. Starting anyway would do something else than asked
+    /// (a member meant to rebuild or discover its cluster would found a new one), so they are refused.
+    static func unsupportedSetting(_ configuration: KVPeerConfiguration) -> String? {
+        if configuration.forceNewCluster { return "--force-new-cluster is not supported by kv-peer" }
+        if configuration.discoverySRV != nil || configuration.discoverySRVName != nil {
+            return "--discovery-srv is not supported by kv-peer; use --initial-cluster or --discovery"
+        }
+        if configuration.clientTLS.autoTLS && configuration.clientTLS.isEmpty {
+            return "--auto-tls is not supported by kv-peer; give --cert-file and --key-file"
+        }
+        if configuration.peerTLS.autoTLS && configuration.peerTLS.isEmpty {
+            return "--peer-auto-tls is not supported by kv-peer; give --peer-cert-file and --peer-key-file"
+        }
+        return nil
+    }
+
     enum Bootstrap {
         /// This process is a member; the discovered founding members, or nil when bootstrapped before.
         case member([(name: String, peerURL: String)]?)
