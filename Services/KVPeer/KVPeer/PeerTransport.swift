@@ -17,7 +17,9 @@ final class PeerTransport: Sendable {
     let localID: UInt64
     let clusterID: UInt64
     private let logger: Logger
-    private let client: HTTPClient
+    private let clientConfiguration: HTTPClient.Configuration
+    /// Made with the first peer request: a member of its own never needs one.
+    private let lazyClient = Mutex<HTTPClient?>(nil)
     private let senders = Mutex<[UInt64: PeerSender]>([:])
     private let started: AsyncStream<PeerSender>.Continuation
     private let startedSenders: AsyncStream<PeerSender>
@@ -32,7 +34,7 @@ final class PeerTransport: Sendable {
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 2)
         configuration.tlsConfiguration = tls
         configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: configuration)
+        clientConfiguration = configuration
         (startedSenders, started) = AsyncStream.makeStream(of: PeerSender.self)
     }
 
@@ -101,7 +103,16 @@ final class PeerTransport: Sendable {
             }
         }
         for sender in senders.withLock({ Array($0.values) }) { sender.close() }
-        try? await client.shutdown()
+        if let client = lazyClient.withLock({ $0 }) { try? await client.shutdown() }
+    }
+
+    private var client: HTTPClient {
+        lazyClient.withLock { client in
+            if let client { return client }
+            let made = HTTPClient(eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton), configuration: clientConfiguration)
+            client = made
+            return made
+        }
     }
 
     fileprivate func post(_ body: ByteBuffer, to url: String, timeout: TimeAmount) async throws {

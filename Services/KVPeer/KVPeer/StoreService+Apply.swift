@@ -157,7 +157,8 @@ extension StoreService {
         }
         let retained = min(5000, snapshotCount)
         let compactTo = appliedIndex > retained ? appliedIndex - retained : 0
-        try? driver.node.compact(upTo: max(compactTo, 1), snapshot: snapshot)
+        // Metadata only: the data is on disk, read back if a follower ever needs it (`withSnapshotData`).
+        try? driver.node.compact(upTo: max(compactTo, 1), snapshot: RaftCore.Snapshot(metadata: metadata))
         driver.snapshot = metadata
         logger.info("snapshot saved", metadata: ["kvpeer.raft_index": "\(appliedIndex)", "kvpeer.bytes": "\(data.count)"])
     }

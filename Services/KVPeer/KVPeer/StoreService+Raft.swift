@@ -351,7 +351,7 @@ extension StoreService {
         if let hard = ready.hardState { currentTerm.store(hard.term, ordering: .relaxed) }
         // A leader's appends may leave while its own write is under way (thesis §10.2.1): the core counts the
         // leader's copy only once `advance` says it is durable. Votes and acknowledgements wait for the disk.
-        let early = ready.messages.filter(\.mayLeaveBeforePersist)
+        let early = try await withSnapshotData(ready.messages.filter(\.mayLeaveBeforePersist))
         transport.send(early)
         if let snapshot = ready.snapshot, !snapshot.isEmpty { try await install(snapshot) }
         if !ready.entries.isEmpty || ready.hardState != nil { try await persist(ready) }
@@ -363,6 +363,31 @@ extension StoreService {
         driver.node.advance(ready)
         releaseReads()
         try await snapshotIfDue()
+    }
+
+    /// Snapshots to send are kept in memory as metadata only (a big store would otherwise sit there twice);
+    /// their data is read back from the snapshot file. One that is gone is reported as not sent, and Raft
+    /// tries again with a newer one.
+    private func withSnapshotData(_ messages: [Message]) async throws -> [Message] {
+        guard messages.contains(where: { $0.kind == .snapshot && $0.snapshot?.data.isEmpty == true }) else { return messages }
+        let driver = self.driver
+        var result: [Message] = []
+        for var message in messages {
+            if message.kind == .snapshot, let metadata = message.snapshot?.metadata, message.snapshot?.data.isEmpty == true {
+                do {
+                    let stored = try await NIOThreadPool.singleton.runIfActive {
+                        try driver.wal.loadSnapshot(term: metadata.term, index: metadata.index)
+                    }
+                    message.snapshot = try RaftCore.Snapshot(decoding: stored.data)
+                } catch {
+                    logger.warning("snapshot to send could not be read", metadata: ["kvpeer.raft_index": "\(metadata.index)", "error": "\(error)"])
+                    deliver(.snapshotSent(message.to, success: false))
+                    continue
+                }
+            }
+            result.append(message)
+        }
+        return result
     }
 
     private func persist(_ ready: Ready) async throws {

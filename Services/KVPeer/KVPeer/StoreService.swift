@@ -103,20 +103,24 @@ public final class StoreService: Service, Sendable {
                 case .new(let founders):
                     members = ClusterMembers(founders)
                     let data = StateMachineSnapshot(members: members, store: store.snapshot()).encoded
-                    recovered = .bootstrap(voters: founders.map(\.id), data: data)
+                    let bootstrap = RaftCore.RecoveredState.bootstrap(voters: founders.map(\.id), data: data)
                     // The founding configuration must survive a crash before the first entry is written.
-                    try wal.saveSnapshot(KVStorage.Snapshot(index: 1, term: 1, data: recovered.snapshot.encoded()))
+                    try wal.saveSnapshot(KVStorage.Snapshot(index: 1, term: 1, data: bootstrap.snapshot.encoded()))
+                    recovered = .bootstrap(voters: founders.map(\.id))
                     try wal.append([], hardState: KVStorage.HardState(term: 1, vote: 0, commit: 1), sync: true)
                 case .join:
                     recovered = RaftCore.RecoveredState()
                 }
             } else {
-                recovered = try Self.raftState(from: stored)
-                if !recovered.snapshot.data.isEmpty {
-                    let snapshot = try StateMachineSnapshot(decoding: recovered.snapshot.data)
+                var state = try Self.raftState(from: stored)
+                if !state.snapshot.data.isEmpty {
+                    let snapshot = try StateMachineSnapshot(decoding: state.snapshot.data)
                     members = snapshot.members
                     try store.restore(from: snapshot.store)
                 }
+                // The node keeps only the snapshot's metadata; a follower that needs it gets it from disk.
+                state.snapshot.data = []
+                recovered = state
             }
         } catch {
             wal.close()

@@ -210,6 +210,13 @@ public final class WriteAheadLog {
         }
     }
 
+    /// Reads back a snapshot this log saved (a leader sends its latest one to a follower from disk rather than
+    /// keep it in memory). Fails with `.io` if it has been pruned since.
+    public func loadSnapshot(term: UInt64, index: UInt64) throws(StorageError) -> Snapshot {
+        try checkUsable()
+        return try Self.loadSnapshot(directory: directory, term: term, index: index)
+    }
+
     /// Closes the files and releases the directory lock. Unsynced appends are left to the kernel.
     public func close() {
         if tail >= 0 { FileIO.close(tail) }
