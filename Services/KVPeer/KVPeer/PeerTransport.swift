@@ -270,7 +270,8 @@ final class PeerSender: Sendable {
             let elapsed = ContinuousClock.now - started
             let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             stats.withLock { stats in
-                stats.succeeded(milliseconds: milliseconds)
+                // Idle probes tell whether the peer is up; only real traffic goes into /v2/stats/leader.
+                if !messages.isEmpty { stats.succeeded(milliseconds: milliseconds) }
                 if stats.connectedSince == nil { stats.connectedSince = started }
             }
             return true
