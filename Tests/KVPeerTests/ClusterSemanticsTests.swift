@@ -31,6 +31,22 @@ struct ClusterSemanticsTests {
         }
     }
 
+    @Test("a leader stopped with SIGTERM hands leadership over before it exits; the others go on at once", arguments: ClusterBackend.allCases)
+    func gracefulHandOver(_ backend: ClusterBackend) async throws {
+        try await PeerCluster.with(backend: backend, size: 3) { cluster in
+            let leader = try await cluster.leader()
+            let survivors = cluster.members.filter { $0 != leader }
+            try cluster.signal(leader, SIGTERM)
+            try await eventually("\(leader) to exit after SIGTERM", timeout: .seconds(20)) { !cluster.isRunning(leader) }
+            let successor = try await cluster.leader(among: survivors)
+            let write = try await cluster.request(successor, "PUT", "/v2/keys/after-handover", body: .form("value=v"))
+            #expect(write.status == 201, "\(write)")
+            let log = (try? String(contentsOfFile: leader.logFile, encoding: .utf8)) ?? ""
+            let handOver = backend == .etcd ? "leadership transfer finished" : "handing leadership over before stopping"
+            #expect(log.contains(handOver), "\(leader) did not hand over (no \"\(handOver)\" in its log)")
+        }
+    }
+
     @Test("without a quorum a write fails with 500 and errorCode 300 (request timed out), and the survivor is unhealthy", arguments: ClusterBackend.allCases)
     func noQuorum(_ backend: ClusterBackend) async throws {
         try await PeerCluster.with(backend: backend, size: 3) { cluster in

@@ -239,20 +239,19 @@ extension StoreService {
         let status = driver.node.status()
         guard status.softState.role == .leader, status.confState.voters.count > 1 else { return true }
         if let deadline = driver.transferDeadline { return driver.ticks >= deadline }
-        let successor = status.progress.filter { $0.key != memberID && status.confState.voters.contains($0.key) }
-            .max { ($0.value.match, $1.key) < ($1.value.match, $0.key) }?.key
-        guard let successor else { return true }
+        guard let successor = driver.node.transferLeadershipToBestSuccessor() else { return true }
         logger.info("handing leadership over before stopping", metadata: ["kvpeer.transferee": "\(String(successor, radix: 16))"])
-        driver.node.transferLeadership(to: successor)
         driver.transferDeadline = driver.ticks + UInt64(driver.electionTicks)
         return false
     }
 
     private func feed(_ work: Mailbox) {
+        var appends: UInt64 = 0
         for message in work.messages {
-            if message.kind == .append { counters.withLock { $0.receivedAppends += 1 } }
+            if message.kind == .append { appends += 1 }
             try? driver.node.step(message)
         }
+        if appends > 0 { counters.withLock { $0.receivedAppends += appends } }
         for peer in work.unreachable { driver.node.reportUnreachable(peer) }
         for report in work.snapshotReports { driver.node.reportSnapshot(report.peer, success: report.success) }
         for _ in 0..<min(work.ticks, driver.electionTicks) {

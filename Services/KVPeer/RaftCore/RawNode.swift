@@ -107,6 +107,14 @@ public struct RawNode: Sendable {
         try? raft.step(Message(kind: .transferLeader, from: transferee))
     }
 
+    /// A leader hands over to its most up-to-date voter (graceful shutdown); returns it, or nil when this member
+    /// does not lead or has no other voter.
+    public mutating func transferLeadershipToBestSuccessor() -> NodeID? {
+        guard raft.role == .leader else { return nil }
+        raft.handOverToSuccessor()
+        return raft.leadTransferee
+    }
+
     /// The transport failed to deliver to `peer`: stop pipelining to it and probe again.
     public mutating func reportUnreachable(_ peer: NodeID) { raft.reportUnreachable(peer) }
 
