@@ -60,6 +60,9 @@ private func identity(port: Int) -> MemberIdentity {
     func statsSelfAndLeader() async throws {
         try await withKVPeer { peer in
             let id = identity(port: peer.port).hexID
+            // The member answers once it has elected itself (it serves no client before), so the clock moves on
+            // only after the leader's start time was taken.
+            _ = try await peer.get("/v2/stats/self")
             peer.clock?.advance(seconds: 1.5)
             let stats = try await peer.get("/v2/stats/self")
             #expect(stats.status == 200)
