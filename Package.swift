@@ -290,7 +290,7 @@ let package = Package(
         .testTarget(
             name: "KVPeerTests",
             dependencies: [
-                "KVPeer", "KeysStore", "KeysClient", "RaftCore", "TestSupport", "HTTPServer", "SeededRandom", "Linearizability",
+                "KVPeer", "KeysStore", "KVStorage", "KeysClient", "RaftCore", "TestSupport", "HTTPServer", "SeededRandom", "Linearizability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

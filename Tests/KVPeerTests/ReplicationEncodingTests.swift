@@ -1,9 +1,12 @@
+import Foundation
 @testable import KVPeer
+import KVStorage
 import KeysStore
 import NIOCore
 import RaftCore
 import SeededRandom
 import Testing
+import TestSupport
 
 /// What kv-peer puts into Raft entries, snapshots and peer requests: every value survives a round trip, and
 /// bytes that are not one of them are refused with an error, never a crash.
@@ -91,6 +94,22 @@ import Testing
         #expect(throws: (any Error).self) { try ReplicatedEntry(decoding: []) }
         #expect(throws: (any Error).self) { try ReplicatedEntry(decoding: [9, 1]) }
         #expect(throws: (any Error).self) { try RaftFrames.decode(ByteBuffer(bytes: [0, 0, 0, 9, 1])) }
+    }
+
+    @Test("a data directory written before Raft (entries, no snapshot) is refused with a message, not misread")
+    func preRaftDirectory() throws {
+        let directory = temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (wal, _) = try WriteAheadLog.open(directory: directory + "/member/wal")
+        let command = StoreCommand.set(key: "/a", value: "1", dir: false, expiration: nil, refresh: false)
+        try wal.append([WALEntry(term: 2, index: 1, data: command.encoded)], hardState: KVStorage.HardState(term: 2, vote: 1, commit: 1), sync: true)
+        wal.close()
+        let member = MemberIdentity(name: "old", peerURLs: ["http://127.0.0.1:2380"], clientURLs: [], clusterToken: "etcd-cluster")
+        #expect {
+            _ = try StoreService(dataDirectory: directory, snapshotCount: 100, member: member, logger: quietLogger("kv-peer"))
+        } throws: { error in
+            "\(error)".contains("written by a kv-peer without Raft replication")
+        }
     }
 
     @Test("IDs as etcd derives them: stable for the same URLs and token, different per token and per time added")

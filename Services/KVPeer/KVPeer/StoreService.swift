@@ -171,7 +171,18 @@ public final class StoreService: Service, Sendable {
     }
 
     private static func raftState(from stored: KVStorage.RecoveredState) throws -> RaftCore.RecoveredState {
-        let snapshot = try stored.snapshot.map { try RaftCore.Snapshot(decoding: $0.data) } ?? RaftCore.Snapshot()
+        // Every member's log starts with a snapshot (the founding configuration, or the leader's); a log of
+        // entries without one, or a snapshot that is not a Raft snapshot, was written by kv-peer before Raft.
+        let earlier = KVPeerStartError(
+            "the data directory was written by a kv-peer without Raft replication and cannot be read by this one; start with a fresh --data-dir"
+        )
+        guard stored.snapshot != nil || stored.entries.isEmpty else { throw earlier }
+        let snapshot: RaftCore.Snapshot
+        do {
+            snapshot = try stored.snapshot.map { try RaftCore.Snapshot(decoding: $0.data) } ?? RaftCore.Snapshot()
+        } catch {
+            throw earlier
+        }
         let entries = try stored.entries.map { entry in try RaftDriver.raftEntry(entry) }
         let hard = stored.hardState
         return RaftCore.RecoveredState(
