@@ -57,17 +57,7 @@ client_prefix=()
 [[ -n "$CLIENT_CPUS" ]] && client_prefix=(taskset -c "$CLIENT_CPUS")
 
 # --- build ----------------------------------------------------------------------------------------------
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-if [[ -n "${FLOTILLA_BIN:-}" ]]; then SKIP_BUILD=1; fi
-if [[ "$SKIP_BUILD" != 1 ]]; then
-    command -v swift >/dev/null || die "swift not found"
-    log "building $PRODUCT (release, --scratch-path .build-release)"
-    (cd "$REPO_ROOT" && swift build -c release --product "$PRODUCT" --scratch-path "$SCRATCH") >&2
-fi
-BIN="${FLOTILLA_BIN:-$SCRATCH/release/$PRODUCT}"
-[[ -x "$BIN" ]] || die "$BIN missing; build it or unset SKIP_BUILD"
+release_binary "$PRODUCT" FLOTILLA_BIN
 
 # --- lifecycle ------------------------------------------------------------------------------------------
 mkdir -p "$OUT_DIR"

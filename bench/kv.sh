@@ -89,18 +89,7 @@ client_prefix=()
 [[ -n "$CLIENT_CPUS" ]] && client_prefix=(taskset -c "$CLIENT_CPUS")
 
 # --- build ----------------------------------------------------------------------------------------------
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-if [[ -n "${KV_PEER_BIN:-}" ]]; then SKIP_BUILD=1; fi
-if [[ "$SKIP_BUILD" != 1 ]]; then
-    command -v swift >/dev/null || die "swift not found"
-    log "building $PRODUCT (release, --scratch-path .build-release)"
-    (cd "$REPO_ROOT" && swift build -c release --product "$PRODUCT" --scratch-path "$SCRATCH") >&2 \
-        || die "release build of $PRODUCT failed (above); KV_PEER_BIN=/path/to/kv-peer benchmarks a binary built elsewhere"
-fi
-BIN="${KV_PEER_BIN:-$SCRATCH/release/$PRODUCT}"
-[[ -x "$BIN" ]] || die "$BIN missing; build it or unset SKIP_BUILD"
+release_binary "$PRODUCT" KV_PEER_BIN
 
 # --- lifecycle ------------------------------------------------------------------------------------------
 mkdir -p "$OUT_DIR"

@@ -1,4 +1,4 @@
-# Shell helpers shared by the bench scripts (bench/http.sh, bench/kv.sh). Source it; it runs nothing itself.
+# Shell helpers shared by the bench scripts (bench/*.sh, bench/kv/cluster.sh). Source it; it runs nothing itself.
 #
 # The sourcing script provides:
 #   die MSG, log MSG    error exit / progress line on stderr
@@ -181,4 +181,22 @@ parse_h2load() {
     else
         P99="n/a"
     fi
+}
+
+# The release binary of $1 -> BIN: built into $SCRATCH (.build-release) unless SKIP_BUILD=1, or unless the
+# variable named by $2 (KV_PEER_BIN, PROXY_BIN, ...) names a binary built elsewhere. Needs REPO_ROOT and SCRATCH.
+release_binary() {
+    local product="$1" override_name="$2" override
+    override="${!override_name:-}"
+    if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
+        export PATH="/opt/swift/usr/bin:$PATH"
+    fi
+    if [[ -z "$override" && "${SKIP_BUILD:-0}" != 1 ]]; then
+        command -v swift >/dev/null || die "swift not found"
+        log "building $product (release, --scratch-path .build-release)"
+        (cd "$REPO_ROOT" && swift build -c release --product "$product" --scratch-path "$SCRATCH") >&2 \
+            || die "release build of $product failed (above); $override_name=/path/to/$product benchmarks a binary built elsewhere"
+    fi
+    BIN="${override:-$SCRATCH/release/$product}"
+    [[ -x "$BIN" ]] || die "$BIN missing; build it or unset SKIP_BUILD"
 }

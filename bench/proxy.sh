@@ -109,18 +109,7 @@ else
 fi
 
 # --- build ----------------------------------------------------------------------------------------------
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    export PATH="/opt/swift/usr/bin:$PATH"
-fi
-if [[ -n "${PROXY_BIN:-}" ]]; then SKIP_BUILD=1; fi
-if [[ "$SKIP_BUILD" != 1 ]]; then
-    command -v swift >/dev/null || die "swift not found"
-    log "building $PRODUCT (release, --scratch-path .build-release)"
-    (cd "$REPO_ROOT" && swift build -c release --product "$PRODUCT" --scratch-path "$SCRATCH") >&2 \
-        || die "release build of $PRODUCT failed (above); PROXY_BIN=/path/to/discovery-proxy benchmarks a binary built elsewhere"
-fi
-BIN="${PROXY_BIN:-$SCRATCH/release/$PRODUCT}"
-[[ -x "$BIN" ]] || die "$BIN missing; build it or unset SKIP_BUILD"
+release_binary "$PRODUCT" PROXY_BIN
 
 # --- lifecycle ------------------------------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/flotilla-bench-proxy.XXXXXX")"

@@ -15,12 +15,14 @@ import Testing
 ///
 /// Environment: `RAFT_SEEDS=<n>` runs seeds 1...n (default 2000); `RAFT_SEED=<n>` replays one seed and prints
 /// its event trace; `RAFT_STATS=1` prints how much each seed exercised (applied entries, leader terms).
-@Suite struct SimulationTests {
+@Suite(.serialized) struct SimulationTests {
     static let environment = ProcessInfo.processInfo.environment
     static let replaySeed = environment["RAFT_SEED"].flatMap(UInt64.init)
     static let seedCount = environment["RAFT_SEEDS"].flatMap(UInt64.init) ?? 2000
 
-    /// Seeds split into chunks so swift-testing can run them in parallel and report progress.
+    /// Seeds split into chunks to report progress. They run one at a time (`.serialized` on the suite): run side
+    /// by side they filled both cores for most of a minute and starved the process-level tests running with them
+    /// into their timeouts.
     static let chunks: [ClosedRange<UInt64>] = {
         if let seed = replaySeed { return [seed...seed] }
         let chunkCount: UInt64 = 8

@@ -56,14 +56,7 @@ client_prefix=()
 [[ -n "$SERVER_CPUS" ]] && server_prefix=(taskset -c "$SERVER_CPUS")
 [[ -n "$CLIENT_CPUS" ]] && client_prefix=(taskset -c "$CLIENT_CPUS")
 
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
-if [[ -n "${KV_PEER_BIN:-}" ]]; then SKIP_BUILD=1; fi
-if [[ "$SKIP_BUILD" != 1 ]]; then
-    log "building kv-peer (release, --scratch-path .build-release)"
-    (cd "$REPO_ROOT" && swift build -c release --product kv-peer --scratch-path "$SCRATCH") >&2 || die "release build failed (above)"
-fi
-BIN="${KV_PEER_BIN:-$SCRATCH/release/kv-peer}"
-[[ -x "$BIN" ]] || die "$BIN missing; build it or unset SKIP_BUILD"
+release_binary kv-peer KV_PEER_BIN
 
 mkdir -p "$OUT_DIR" "$DATA_ROOT"
 case "$(stat -f -c %T "$DATA_ROOT")" in

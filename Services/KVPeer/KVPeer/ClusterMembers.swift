@@ -64,10 +64,6 @@ struct ClusterMembers: Sendable, Equatable {
     /// Sorted by ID, the order etcd lists members in.
     var sorted: [ClusterMember] { members.values.sorted { $0.id < $1.id } }
 
-    func member(withPeerURL url: String) -> ClusterMember? {
-        members.values.first { $0.peerURLs.contains(url) }
-    }
-
     func write(to writer: inout ByteWriter) {
         let list = sorted
         writer.varint(UInt64(list.count))

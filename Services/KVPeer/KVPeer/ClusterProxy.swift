@@ -84,17 +84,9 @@ final class ClusterProxy: Sendable {
         return false
     }
 
-    private struct Member: Decodable {
-        var peerURLs: [String]
-        var clientURLs: [String]
-    }
-
-    private func fetchMembers(_ peerURL: String) async -> [Member]? {
+    private func fetchMembers(_ peerURL: String) async -> [ClusterMember]? {
         do {
-            let response = try await client.execute(HTTPClientRequest(url: peerURL + "/members"), timeout: .seconds(5))
-            let body = try await response.body.collect(upTo: 1 << 20)
-            guard response.status == .ok else { return nil }
-            return try JSONDecoder().decode([Member].self, from: Data(body.readableBytesView))
+            return try await PeerMembers.fetch(from: peerURL, client: client, timeout: .seconds(5)).members
         } catch {
             logger.debug("peer did not list members", metadata: ["peer": "\(peerURL)", "error": "\(error)"])
             return nil

@@ -13,15 +13,7 @@ import Synchronization
 extension KVPeerOptions {
     /// What this member serves, from etcd's flags.
     public init(configuration: KVPeerConfiguration) {
-        let tls: TLSOptions? = configuration.clientTLS.certFile.flatMap { cert in
-            configuration.clientTLS.keyFile.map { key in
-                TLSOptions(
-                    certificateChainPath: cert, privateKeyPath: key,
-                    trustedCAPath: configuration.clientTLS.trustedCAFiles.first,
-                    requireClientCertificate: configuration.clientTLS.requiresClientCertificate
-                )
-            }
-        }
+        let tls = configuration.clientTLS.serverOptions
         self.init(
             name: configuration.name,
             dataDirectory: configuration.dataDir,
@@ -34,13 +26,8 @@ extension KVPeerOptions {
             snapshotCount: configuration.snapshotCount
         )
         let peer = configuration.peerTLS
-        let peerServerTLS: TLSOptions? = peer.certFile.flatMap { cert in
-            peer.keyFile.map { key in
-                TLSOptions(certificateChainPath: cert, privateKeyPath: key, trustedCAPath: peer.trustedCAFiles.first, requireClientCertificate: peer.requiresClientCertificate)
-            }
-        }
         peerListeners = configuration.listenPeerURLs.map { url in
-            Listener(host: url.host, port: url.port, tls: url.scheme.isSecure ? peerServerTLS : nil)
+            Listener(host: url.host, port: url.port, tls: url.scheme.isSecure ? peer.serverOptions : nil)
         }
         if !peer.isEmpty || configuration.initialAdvertisePeerURLs.contains(where: \.scheme.isSecure) {
             peerClientTLS = PeerClientTLS(certificateChainPath: peer.certFile, privateKeyPath: peer.keyFile, trustedCAPath: peer.trustedCAFiles.first)
@@ -223,6 +210,17 @@ final class ReadyTracker: Sendable {
     }
 }
 
+extension KVPeerConfiguration.TLS {
+    /// What a listener serves with these settings; nil without both a certificate and a key.
+    var serverOptions: TLSOptions? {
+        guard let certFile, let keyFile else { return nil }
+        return TLSOptions(
+            certificateChainPath: certFile, privateKeyPath: keyFile, trustedCAPath: trustedCAFiles.first,
+            requireClientCertificate: requiresClientCertificate
+        )
+    }
+}
+
 extension KVPeerConfiguration.LogLevel {
     var swiftLogLevel: Logger.Level {
         switch rawValue {
@@ -238,28 +236,15 @@ extension KVPeerConfiguration.LogLevel {
 /// `--initial-cluster-state existing`: a new member learns the cluster it was added to from the other members
 /// named in `--initial-cluster`, and finds itself in it by its peer URLs, as etcd's `GetClusterFromRemotePeers`.
 enum JoinLookup {
-    /// etcd's peer `/members`: the ID is a JSON number.
-    private struct Member: Decodable {
-        var id: UInt64
-        var name: String
-        var peerURLs: [String]
-        var clientURLs: [String]
-    }
-
     static func cluster(options: KVPeerOptions, logger: Logger) async -> Result<JoinedCluster, KVPeerCommand.BootstrapFailure> {
         let others = options.initialCluster.filter { Set($0.peerURLs).isDisjoint(with: options.peerURLs) }.flatMap(\.peerURLs)
         guard !others.isEmpty else {
             return .failure(.init("--initial-cluster-state existing needs the other members' peer URLs in --initial-cluster"))
         }
-        let client = HTTPClient.shared
         for url in others {
             do {
-                let response = try await client.execute(HTTPClientRequest(url: url + "/members"), timeout: .seconds(2))
-                let body = try await response.body.collect(upTo: 1 << 20)
-                guard response.status == .ok, let clusterID = response.headers.first(name: "X-Etcd-Cluster-Id").flatMap({ UInt64($0, radix: 16) }) else { continue }
-                let members = try JSONDecoder().decode([Member].self, from: Data(body.readableBytesView)).map { member in
-                    ClusterMember(id: member.id, name: member.name, peerURLs: member.peerURLs, clientURLs: member.clientURLs)
-                }
+                let (clusterID, members) = try await PeerMembers.fetch(from: url, client: HTTPClient.shared, timeout: .seconds(2))
+                guard let clusterID else { continue }
                 guard members.contains(where: { !Set($0.peerURLs).isDisjoint(with: options.peerURLs) }) else {
                     return .failure(.init("this member (peer URLs \(options.peerURLs.joined(separator: ","))) has not been added to the cluster at \(url); add it first with POST /v2/members"))
                 }

@@ -1,7 +1,10 @@
+import AsyncHTTPClient
+import Foundation
 import GoJSON
 import HTTPServer
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 public import NIOSSL
 import RaftCore
 import ServiceLifecycle
@@ -56,6 +59,29 @@ struct PeerRoutes: Sendable {
             }
         }
         return router
+    }
+}
+
+/// The client side of a peer's `/members` (etcd's `GetClusterFromRemotePeers`): what v2 proxies and joining
+/// members read to learn a cluster, from etcd's peers and kv-peer's alike.
+enum PeerMembers {
+    /// etcd's `membership.Member` as its peers marshal it: the ID is a JSON number.
+    private struct Member: Decodable {
+        var id: UInt64
+        var name: String
+        var peerURLs: [String]
+        var clientURLs: [String]
+    }
+
+    /// The cluster's members and ID (`X-Etcd-Cluster-Id`, if sent) as the peer at `peerURL` lists them.
+    static func fetch(from peerURL: String, client: HTTPClient, timeout: TimeAmount) async throws -> (clusterID: UInt64?, members: [ClusterMember]) {
+        let response = try await client.execute(HTTPClientRequest(url: peerURL + "/members"), timeout: timeout)
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else { throw PeerSendError(status: response.status.code) }
+        let members = try JSONDecoder().decode([Member].self, from: Data(body.readableBytesView)).map { member in
+            ClusterMember(id: member.id, name: member.name, peerURLs: member.peerURLs, clientURLs: member.clientURLs)
+        }
+        return (response.headers.first(name: "X-Etcd-Cluster-Id").flatMap { UInt64($0, radix: 16) }, members)
     }
 }
 

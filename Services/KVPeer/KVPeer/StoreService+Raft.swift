@@ -54,7 +54,6 @@ final class RaftDriver: @unchecked Sendable {
     var appliedTerm: UInt64
     let electionTicks: Int
     var ticks: UInt64 = 0
-    var role: RaftRole = .follower
     /// Work the node refused because no leader was known; offered again every tick until its deadline.
     var parked: [Mailbox.Work] = []
     /// Quorum reads not yet sent to the leader (no leader known).
@@ -331,6 +330,7 @@ extension StoreService {
         driver.unissuedReads = []
         if !unissued.isEmpty { issueRead(unissued) }
 
+        guard !driver.parked.isEmpty else { return }
         let parked = driver.parked
         driver.parked = []
         let waiting = mailbox.withLock { mailbox in Set(mailbox.waiters.keys) }
@@ -345,7 +345,6 @@ extension StoreService {
             }
             if soft.leader != leaderID { leaderChangedAt.withLock { $0 = clock() } }
             currentLeader.store(soft.leader ?? 0, ordering: .relaxed)
-            driver.role = soft.role
         }
         if let hard = ready.hardState { currentTerm.store(hard.term, ordering: .relaxed) }
         // A leader's appends may leave while its own write is under way (thesis §10.2.1): the core counts the

@@ -79,7 +79,6 @@ public final class StoreService: Service, Sendable {
     let currentTerm = Atomic<UInt64>(0)
     /// Leader's ID, 0 when none is known.
     let currentLeader = Atomic<UInt64>(0)
-    let startedAt: Timestamp
     /// When the current leader was first seen (`leaderInfo` of `/v2/stats/self`).
     let leaderChangedAt = Mutex<Timestamp?>(nil)
     let counters = Mutex(RaftCounters())
@@ -146,7 +145,6 @@ public final class StoreService: Service, Sendable {
         self.snapshotCount = max(1, snapshotCount)
         self.logger = logger
         self.clock = clock
-        self.startedAt = clock()
         self.requestIDs = RequestIDGenerator(memberID: cluster.memberID, now: clock())
         self.applied.store(recovered.snapshot.metadata.index, ordering: .relaxed)
         self.currentTerm.store(recovered.hardState.term, ordering: .relaxed)
